@@ -1,0 +1,121 @@
+// Command line and environment -> SinkConfig. Every flag has an env twin (SINK_*), as DESIGN.md fixes.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_CONFIG, type SinkConfig } from './config.js';
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 0 || n > 65535) {
+    throw new InvalidArgumentError(`"${value}" is not a port number (0-65535; 0 picks a free port).`);
+  }
+  return n;
+}
+
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1) {
+    throw new InvalidArgumentError(`"${value}" is not a positive whole number.`);
+  }
+  return n;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** "25MiB", "512k", "1048576" -> bytes. */
+export function parseBytes(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = m ? UNITS[(m[2] ?? '').toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new InvalidArgumentError(`"${value}" is not a size (examples: 1048576, 512k, 25MiB).`);
+  }
+  const n = Math.floor(Number(m[1]) * unit);
+  if (n < 1) throw new InvalidArgumentError(`"${value}" must be at least one byte.`);
+  return n;
+}
+
+export function parseBool(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  throw new InvalidArgumentError(`"${value}" is not a boolean (true/false, yes/no, 1/0).`);
+}
+
+function boolOption(flags: string, description: string, env: string, fallback: boolean): Option {
+  return new Option(`${flags} [bool]`, description).preset(true).argParser(parseBool).env(env).default(fallback);
+}
+
+export function buildCli(): Command {
+  const d = DEFAULT_CONFIG;
+  return new Command('smtp-sink')
+    .description(
+      'The recording, fault-injecting SMTP sink of mailkind.\n' +
+        'Faults by recipient local part: tempfail, permfail, tempfail-<n>, slow-<ms>, disconnect, code-<nnn>;\n' +
+        'prefix rcpt- to act at RCPT instead of after DATA. Runtime rules: PUT /api/faults.',
+    )
+    .addOption(new Option('--host <address>', 'address both listeners bind to').env('SINK_HOST').default(d.host))
+    .addOption(new Option('--smtp-port <port>', 'SMTP port').env('SINK_SMTP_PORT').argParser(parsePort).default(d.smtpPort))
+    .addOption(new Option('--http-port <port>', 'HTTP API and dashboard port').env('SINK_HTTP_PORT').argParser(parsePort).default(d.httpPort))
+    .addOption(new Option('--hostname <name>', 'name in the SMTP greeting').env('SINK_HOSTNAME').default(d.hostname))
+    .addOption(new Option('--max-messages <n>', 'messages kept in the ring buffer').env('SINK_MAX_MESSAGES').argParser(parseCount).default(d.maxMessages))
+    .addOption(new Option('--max-attempts <n>', 'attempts kept in the ring buffer').env('SINK_MAX_ATTEMPTS').argParser(parseCount).default(d.maxAttempts))
+    .addOption(new Option('--max-size <bytes>', 'SIZE limit; larger messages get 552').env('SINK_MAX_SIZE').argParser(parseBytes).default(d.maxSize, '25MiB'))
+    .addOption(new Option('--max-recipients <n>', 'recipients per transaction; more get 452').env('SINK_MAX_RECIPIENTS').argParser(parseCount).default(d.maxRecipients))
+    .addOption(new Option('--max-clients <n>', 'concurrent connections; more get 421').env('SINK_MAX_CLIENTS').argParser(parseCount).default(d.maxClients))
+    .addOption(new Option('--idle-timeout-ms <ms>', 'disconnect a silent client after this').env('SINK_IDLE_TIMEOUT_MS').argParser(parseCount).default(d.idleTimeoutMs))
+    .addOption(boolOption('--keep-bodies', 'keep raw messages (GET /api/messages/:id/raw)', 'SINK_KEEP_BODIES', d.keepBodies))
+    .addOption(new Option('--body-budget <bytes>', 'bytes of raw messages kept, oldest dropped first').env('SINK_BODY_BUDGET').argParser(parseBytes).default(d.bodyBudget, '64MiB'))
+    .addOption(boolOption('--starttls', 'offer STARTTLS', 'SINK_STARTTLS', d.starttls))
+    .addOption(new Option('--tls-cert <file>', 'PEM certificate (default: self-signed, generated at start)').env('SINK_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('SINK_TLS_KEY'))
+    .addOption(new Option('--faults <file>', 'JSON file of initial fault rules: {"seed":1,"rules":[...]}').env('SINK_FAULTS_FILE'))
+    .showHelpAfterError('(run with --help for every option)')
+    .allowExcessArguments(false);
+}
+
+interface CliOptions {
+  host: string;
+  smtpPort: number;
+  httpPort: number;
+  hostname: string;
+  maxMessages: number;
+  maxAttempts: number;
+  maxSize: number;
+  maxRecipients: number;
+  maxClients: number;
+  idleTimeoutMs: number;
+  keepBodies: boolean;
+  bodyBudget: number;
+  starttls: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  faults?: string;
+}
+
+/** Parses argv (without node and script) into a config; commander reports bad input and exits. */
+export function configFromArgs(argv: string[], program: Command = buildCli()): SinkConfig {
+  program.parse(argv, { from: 'user' });
+  const o = program.opts<CliOptions>();
+  if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) {
+    program.error('error: --tls-cert and --tls-key go together (or neither, for a generated self-signed certificate).');
+  }
+  if (o.smtpPort !== 0 && o.smtpPort === o.httpPort) {
+    program.error(`error: --smtp-port and --http-port are both ${o.smtpPort}; give them different ports.`);
+  }
+  return {
+    host: o.host,
+    smtpPort: o.smtpPort,
+    httpPort: o.httpPort,
+    hostname: o.hostname,
+    maxMessages: o.maxMessages,
+    maxAttempts: o.maxAttempts,
+    maxSize: o.maxSize,
+    maxRecipients: o.maxRecipients,
+    maxClients: o.maxClients,
+    idleTimeoutMs: o.idleTimeoutMs,
+    keepBodies: o.keepBodies,
+    bodyBudget: o.bodyBudget,
+    starttls: o.starttls,
+    tlsCert: o.tlsCert,
+    tlsKey: o.tlsKey,
+    faultsFile: o.faults,
+  };
+}

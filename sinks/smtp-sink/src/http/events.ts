@@ -1,0 +1,128 @@
+// GET /api/events: a Server-Sent Events stream for the dashboard. Messages are batched once a second,
+// so a burst of thousands of messages costs one small write per client, not one per message.
+import type { ServerResponse } from 'node:http';
+import type { FaultEngine } from '../faults/engine.js';
+import { describeFaultSet } from '../faults/rules.js';
+import { RateWindow } from '../record/rate.js';
+import type { MessageRecord, SinkStore } from '../record/store.js';
+
+const RECENT = 25;
+
+export interface MessageSummary {
+  id: number;
+  receivedAt: string;
+  mailFrom: string;
+  rcptTo: string[];
+  subject: string | null;
+  run: string | null;
+  size: number;
+  tls: boolean;
+  attempt: number;
+}
+
+export function summarize(m: MessageRecord): MessageSummary {
+  return {
+    id: m.id,
+    receivedAt: new Date(m.receivedAt).toISOString(),
+    mailFrom: m.mailFrom,
+    rcptTo: m.rcptTo.length > 5 ? [...m.rcptTo.slice(0, 5), `(+${m.rcptTo.length - 5} more)`] : m.rcptTo,
+    subject: m.subject,
+    run: m.run,
+    size: m.size,
+    tls: m.tls,
+    attempt: m.attempt,
+  };
+}
+
+export class EventHub {
+  readonly rate = new RateWindow(300);
+  readonly #clients = new Set<ServerResponse>();
+  #pending: MessageRecord[] = [];
+  #ticker: NodeJS.Timeout | undefined;
+  #heartbeat = 0;
+
+  constructor(
+    private readonly store: SinkStore,
+    private readonly faults: FaultEngine,
+    private readonly tickMs = 1000,
+  ) {
+    store.subscribe((e) => {
+      if (e.type === 'message') {
+        this.rate.add(e.record.receivedAt);
+        if (this.#clients.size) {
+          this.#pending.push(e.record);
+          if (this.#pending.length > RECENT * 2) this.#pending = this.#pending.slice(-RECENT);
+        }
+      } else if (e.type === 'reset') {
+        if (e.run === null) this.rate.reset();
+        this.broadcast('snapshot', this.snapshot());
+      }
+    });
+  }
+
+  snapshot() {
+    return {
+      stats: statsView(this.store, this.rate),
+      rate: this.rate.series(),
+      recent: this.store.messages({ limit: RECENT }).messages.map(summarize),
+      faults: { ...describeFaultSet(this.faults.faultSet), hits: this.faults.hits() },
+    };
+  }
+
+  attach(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    this.#clients.add(res);
+    res.on('close', () => {
+      this.#clients.delete(res);
+      if (!this.#clients.size) this.#stop();
+    });
+    write(res, 'snapshot', this.snapshot());
+    this.#ticker ??= setInterval(() => this.#tick(), this.tickMs);
+  }
+
+  /** Pushes an event to every dashboard, e.g. when fault rules change. */
+  broadcast(event: string, data: unknown): void {
+    for (const res of this.#clients) write(res, event, data);
+  }
+
+  close(): void {
+    this.#stop();
+    for (const res of this.#clients) res.end();
+    this.#clients.clear();
+  }
+
+  #tick(): void {
+    const batch = this.#pending.slice(-RECENT).map(summarize);
+    this.#pending = [];
+    const now = Date.now();
+    this.broadcast('tick', { stats: statsView(this.store, this.rate, now), lastSecond: this.rate.series(now).at(-2) ?? 0, messages: batch });
+    if (++this.#heartbeat % 15 === 0) for (const res of this.#clients) res.write(': keep-alive\n\n');
+  }
+
+  #stop(): void {
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
+    this.#pending = [];
+  }
+}
+
+function write(res: ServerResponse, event: string, data: unknown): void {
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+export function statsView(store: SinkStore, rate: RateWindow, now = Date.now()) {
+  return {
+    ...store.counters,
+    activeConnections: store.activeConnections,
+    since: new Date(store.since).toISOString(),
+    ratePerSecond: Math.round(rate.perSecond(10, now) * 10) / 10,
+    memory: memory(),
+    stored: { messages: store.messageCount, attempts: store.attemptCount, bodyBytes: store.bodyBytes },
+    limits: { ...store.limits },
+  };
+}
+
+function memory() {
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external + m.arrayBuffers };
+}

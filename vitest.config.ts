@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+
+// `npm test` runs the tiers that need no cluster. The e2e tier has its own config (issue: e2e suite).
+export default defineConfig({
+  test: {
+    passWithNoTests: true,
+    reporters: process.env.CI ? ['default', 'junit'] : ['default'],
+    outputFile: { junit: 'reports/junit-npm-test.xml' },
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'component',
+          include: ['test/component/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      { test: { name: 'manifests', include: ['test/manifests/**/*.test.ts'] } },
+    ],
+  },
+});
