@@ -4,8 +4,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     passWithNoTests: true,
-    reporters: process.env.CI ? ['default', 'junit'] : ['default'],
-    outputFile: { junit: 'reports/junit-npm-test.xml' },
+    // CI also gets a JUnit report and a JSON summary (.ci/run prints its totals)
+    reporters: process.env.CI ? ['default', 'junit', 'json'] : ['default'],
+    outputFile: { junit: 'reports/junit-npm-test.xml', json: 'reports/vitest.json' },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

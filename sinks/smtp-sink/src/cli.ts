@@ -32,7 +32,8 @@ export function parseBytes(value: string): number {
   return n;
 }
 
-export function parseBool(value: string): boolean {
+export function parseBool(value: string | boolean): boolean {
+  if (typeof value === 'boolean') return value; // the flag given alone: commander passes its preset
   const v = value.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
@@ -46,10 +47,14 @@ function boolOption(flags: string, description: string, env: string, fallback: b
 export function buildCli(): Command {
   const d = DEFAULT_CONFIG;
   return new Command('smtp-sink')
-    .description(
-      'The recording, fault-injecting SMTP sink of mailkind.\n' +
-        'Faults by recipient local part: tempfail, permfail, tempfail-<n>, slow-<ms>, disconnect, code-<nnn>;\n' +
-        'prefix rcpt- to act at RCPT instead of after DATA. Runtime rules: PUT /api/faults.',
+    .description('The recording, fault-injecting SMTP sink of mailkind.')
+    .addHelpText(
+      'after',
+      `
+Faults by recipient local part ("+tag" ignored, e.g. tempfail-2+run7@example.test):
+  tempfail  permfail  tempfail-<n>  slow-<ms>  disconnect  code-<400..599>
+  acting after DATA; prefix rcpt- (rcpt-permfail@...) to act at RCPT instead.
+Runtime fault rules: PUT /api/faults (see README). API and dashboard: http://<host>:<http-port>/`,
     )
     .addOption(new Option('--host <address>', 'address both listeners bind to').env('SINK_HOST').default(d.host))
     .addOption(new Option('--smtp-port <port>', 'SMTP port').env('SINK_SMTP_PORT').argParser(parsePort).default(d.smtpPort))

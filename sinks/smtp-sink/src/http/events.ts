@@ -114,6 +114,7 @@ export function statsView(store: SinkStore, rate: RateWindow, now = Date.now()) 
   return {
     ...store.counters,
     activeConnections: store.activeConnections,
+    delayedReplies: store.delayedReplies,
     since: new Date(store.since).toISOString(),
     ratePerSecond: Math.round(rate.perSecond(10, now) * 10) / 10,
     memory: memory(),

@@ -166,7 +166,12 @@ export function createHttpServer(deps: HttpDeps): Server {
   ];
 
   return createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://sink');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://sink');
+    } catch {
+      return json(res, 400, { error: 'malformed request target' });
+    }
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const allowed: string[] = [];
     for (const [m, pattern, handler] of routes) {
@@ -176,7 +181,8 @@ export function createHttpServer(deps: HttpDeps): Server {
         allowed.push(m);
         continue;
       }
-      Promise.resolve(handler(req, res, url.searchParams, match.slice(1))).catch((e: unknown) => fail(res, e));
+      // async wrapper: a handler that throws synchronously must become a 400/500, never an uncaught error
+      (async () => handler(req, res, url.searchParams, match.slice(1)))().catch((e: unknown) => fail(res, e));
       return;
     }
     if (allowed.length) {

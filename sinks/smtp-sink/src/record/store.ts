@@ -101,6 +101,8 @@ export class SinkStore {
   /** When the counters were last reset. */
   since = Date.now();
   activeConnections = 0;
+  /** Replies held back by a slow- fault right now. */
+  delayedReplies = 0;
   readonly #messages: Ring<MessageRecord>;
   readonly #attempts: Ring<AttemptRecord>;
   readonly #runCounts: BoundedMap<string, number>;

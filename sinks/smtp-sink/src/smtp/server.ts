@@ -50,6 +50,14 @@ export function createSmtpServer({ config, store, faults, tls }: SmtpDeps): Fast
       note,
     });
 
+  const delay = (ms: number, then: () => void) => {
+    store.delayedReplies++;
+    setTimeout(() => {
+      store.delayedReplies--;
+      then();
+    }, ms);
+  };
+
   const dropConnection = (session: SMTPServerSession) => server.connectionOf(session.id)?._socket.destroy();
 
   function onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, reply: Reply): void {
@@ -63,7 +71,7 @@ export function createSmtpServer({ config, store, faults, tls }: SmtpDeps): Fast
     if (v.kind === 'accept' && v.delayMs === 0) return reply();
     const about: About = { messageId: null, run: null, attempt: d.attempt, fault: d.fault };
     if (v.kind === 'accept') {
-      setTimeout(() => reply(), v.delayMs);
+      delay(v.delayMs, () => reply());
     } else if (v.kind === 'reply') {
       attempt(session, 'rcpt', v.code, [rcpt], about);
       reply(smtpError(v.code, v.message));
@@ -127,7 +135,7 @@ export function createSmtpServer({ config, store, faults, tls }: SmtpDeps): Fast
       const v = d.verdict;
       if (v.kind === 'accept') {
         if (v.delayMs === 0) accept(session, rcptTo, msg, headers, d, about, reply);
-        else setTimeout(() => accept(session, rcptTo, msg, headers, d, about, reply), v.delayMs);
+        else delay(v.delayMs, () => accept(session, rcptTo, msg, headers, d, about, reply));
         return;
       }
       faults.settle(d, false);
