@@ -69,6 +69,7 @@ Runtime fault rules: PUT /api/faults (see README). API and dashboard: http://<ho
     .addOption(boolOption('--keep-bodies', 'keep raw messages (GET /api/messages/:id/raw)', 'SINK_KEEP_BODIES', d.keepBodies))
     .addOption(new Option('--body-budget <bytes>', 'bytes of raw messages kept, oldest dropped first').env('SINK_BODY_BUDGET').argParser(parseBytes).default(d.bodyBudget, '64MiB'))
     .addOption(boolOption('--starttls', 'offer STARTTLS', 'SINK_STARTTLS', d.starttls))
+    .addOption(new Option('--no-starttls', 'do not offer STARTTLS'))
     .addOption(new Option('--tls-cert <file>', 'PEM certificate (default: self-signed, generated at start)').env('SINK_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('SINK_TLS_KEY'))
     .addOption(new Option('--faults <file>', 'JSON file of initial fault rules: {"seed":1,"rules":[...]}').env('SINK_FAULTS_FILE'))

@@ -34,6 +34,7 @@ describe('sink CLI', () => {
       starttls: false,
     });
     expect(parse(['--smtp-port', '5525'], { SINK_SMTP_PORT: '4525' }).smtpPort).toBe(5525);
+    expect(parse(['--no-starttls']).starttls).toBe(false);
   });
   it.each([
     [['--smtp-port', '70000'], /not a port number/],
