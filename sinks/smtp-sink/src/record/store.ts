@@ -108,7 +108,7 @@ export class SinkStore {
   readonly #runCounts: BoundedMap<string, number>;
   readonly #waiters = new Set<Waiter>();
   readonly #listeners = new Set<(e: StoreEvent) => void>();
-  readonly #bodies: MessageRecord[] = [];
+  #bodies: MessageRecord[] = [];
   #bodyBytes = 0;
   #nextId = 1;
 
@@ -235,7 +235,7 @@ export class SinkStore {
       this.#messages.clear();
       this.#attempts.clear();
       this.#runCounts.clear();
-      this.#bodies.length = 0;
+      this.#bodies = [];
       this.#bodyBytes = 0;
       this.counters = zeroCounters();
       this.since = Date.now();
@@ -243,7 +243,13 @@ export class SinkStore {
       this.#messages.retain((m) => m.run !== run);
       this.#attempts.retain((a) => a.run !== run);
       this.#runCounts.delete(run);
-      for (const m of this.#bodies.filter((b) => b.run === run)) this.#dropBody(m);
+      // one pass, not a drop per body: a run can hold thousands of them
+      this.#bodies = this.#bodies.filter((m) => {
+        if (m.run !== run) return true;
+        this.#bodyBytes -= m.body?.length ?? 0;
+        m.body = null;
+        return false;
+      });
     }
     this.#emit({ type: 'reset', run });
   }
