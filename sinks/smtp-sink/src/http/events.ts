@@ -7,12 +7,16 @@ import { RateWindow } from '../record/rate.js';
 import type { MessageRecord, SinkStore } from '../record/store.js';
 
 const RECENT = 25;
+/** Complete seconds of rate each tick repeats. */
+const TAIL = 5;
 
 export interface MessageSummary {
   id: number;
   receivedAt: string;
   mailFrom: string;
+  /** At most the first 5 recipients; rcptCount has the total. */
   rcptTo: string[];
+  rcptCount: number;
   subject: string | null;
   run: string | null;
   size: number;
@@ -25,7 +29,8 @@ export function summarize(m: MessageRecord): MessageSummary {
     id: m.id,
     receivedAt: new Date(m.receivedAt).toISOString(),
     mailFrom: m.mailFrom,
-    rcptTo: m.rcptTo.length > 5 ? [...m.rcptTo.slice(0, 5), `(+${m.rcptTo.length - 5} more)`] : m.rcptTo,
+    rcptTo: m.rcptTo.slice(0, 5),
+    rcptCount: m.rcptTo.length,
     subject: m.subject,
     run: m.run,
     size: m.size,
@@ -39,7 +44,6 @@ export class EventHub {
   readonly #clients = new Set<ServerResponse>();
   #pending: MessageRecord[] = [];
   #ticker: NodeJS.Timeout | undefined;
-  #heartbeat = 0;
 
   constructor(
     private readonly store: SinkStore,
@@ -54,6 +58,8 @@ export class EventHub {
           if (this.#pending.length > RECENT * 2) this.#pending = this.#pending.slice(-RECENT);
         }
       } else if (e.type === 'reset') {
+        // what was queued for the next tick is gone too, or it would come back after the reset
+        this.#pending = e.run === null ? [] : this.#pending.filter((m) => m.run !== e.run);
         if (e.run === null) this.rate.reset();
         this.broadcast('snapshot', this.snapshot());
       }
@@ -61,16 +67,23 @@ export class EventHub {
   }
 
   snapshot() {
+    const now = Date.now();
     return {
-      stats: statsView(this.store, this.rate),
-      rate: this.rate.series(),
+      stats: statsView(this.store, this.rate, now),
+      /** per-second counts, oldest first; the last is `second`, still in progress */
+      rate: this.rate.series(now),
+      second: Math.floor(now / 1000),
       recent: this.store.messages({ limit: RECENT }).messages.map(summarize),
       faults: { ...describeFaultSet(this.faults.faultSet), hits: this.faults.hits() },
     };
   }
 
-  attach(res: ServerResponse): void {
+  attach(res: ServerResponse, headOnly = false): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    if (headOnly) {
+      res.end();
+      return;
+    }
     this.#clients.add(res);
     res.on('close', () => {
       this.#clients.delete(res);
@@ -95,8 +108,16 @@ export class EventHub {
     const batch = this.#pending.slice(-RECENT).map(summarize);
     this.#pending = [];
     const now = Date.now();
-    this.broadcast('tick', { stats: statsView(this.store, this.rate, now), lastSecond: this.rate.series(now).at(-2) ?? 0, messages: batch });
-    if (++this.#heartbeat % 15 === 0) for (const res of this.#clients) res.write(': keep-alive\n\n');
+    // The last few complete seconds, stamped: the interval drifts against the clock, so a client
+    // merges by second instead of appending one value per tick (which would skip or repeat one).
+    const series = this.rate.series(now);
+    this.broadcast('tick', {
+      stats: statsView(this.store, this.rate, now),
+      second: Math.floor(now / 1000) - 1,
+      recentRate: series.slice(-(TAIL + 1), -1),
+      messages: batch,
+      hits: this.faults.hits(),
+    });
   }
 
   #stop(): void {

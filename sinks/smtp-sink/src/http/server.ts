@@ -162,7 +162,7 @@ export function createHttpServer(deps: HttpDeps): Server {
         json(res, 200, faultView());
       },
     ],
-    ['GET', /^\/api\/events$/, (_req, res) => events.attach(res)],
+    ['GET', /^\/api\/events$/, (req, res) => events.attach(res, req.method === 'HEAD')],
   ];
 
   return createServer((req, res) => {

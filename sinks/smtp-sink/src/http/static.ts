@@ -11,10 +11,10 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** public/ sits beside src/ in the checkout and beside dist/ in the image: one level up from here. */
+/** public/ is two levels up from src/http/ in the checkout, one level up from the bundle in dist/. */
 export function publicDir(): string {
   const here = fileURLToPath(new URL('.', import.meta.url));
-  for (const candidate of [join(here, '..', 'public'), join(here, '..', '..', 'public')]) {
+  for (const candidate of [join(here, '..', '..', 'public'), join(here, '..', 'public')]) {
     try {
       readdirSync(candidate);
       return candidate;
@@ -45,7 +45,14 @@ export function serveStatic(pathname: string, res: ServerResponse): boolean {
   files ??= load();
   const file = files.get(pathname === '/' ? '/index.html' : pathname);
   if (!file) return false;
-  res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-cache', 'content-length': file.body.length });
+  res.writeHead(200, {
+    'content-type': file.type,
+    'cache-control': 'no-cache',
+    'content-length': file.body.length,
+    'x-content-type-options': 'nosniff',
+    // the dashboard loads nothing from elsewhere and runs no inline script
+    'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+  });
   res.end(file.body);
   return true;
 }
