@@ -18,13 +18,16 @@ STAMP="$VENV/.mailkind-provisioned"
 PYTHON=${PYTHON:-python3}
 
 # The whole dependency tree, pinned to the newest release of each package on 2024-10-02, the day
-# Mailman 3.3.10 and docker-mailman v0.5.2 were released (the image pip-installs mailman==3.3.10
-# that day, so this is the set the container resolved). Used as pip constraints: mailman's own
-# requirements choose the packages, these choose the versions.
-# Found by trying on Python 3.11.7: with today's unpinned releases Mailman 3.3.10 also imports and
-# starts, but gunicorn >= 24 opens a control socket in ~/.gunicorn (shared by every Mailman on the
-# machine) and falcon 4 warns on every form-encoded REST call; the 2024 set has neither. greenlet,
-# packaging and six only appear with these older versions (SQLAlchemy 2.0, gunicorn 23, dateutil 2.9).
+# Mailman 3.3.10 and docker-mailman v0.5.2 were released (the image pip-installs mailman==3.3.10,
+# so this is the set it resolved then). Used as pip constraints: mailman's own requirements choose
+# the packages, these choose the versions. Found by trying on Python 3.11.7 with today's releases:
+#   - SQLAlchemy 2.1 breaks Mailman 3.3.10: every paginated REST collection (e.g.
+#     /3.1/lists/<id>/roster/member) answers 500, ArgumentError from select_from(<Select>) in
+#     mailman/utilities/queries.py. This is the one pin that is strictly needed (SQLAlchemy < 2.1).
+#   - Everything else imports, runs and passes test/component/mailman at its latest version, but
+#     gunicorn >= 24 adds a control socket under ~/.gunicorn/ and falcon 4 logs a deprecation
+#     warning on form-encoded REST calls; the 2024 set has neither and matches the image.
+# greenlet, packaging and six appear only with these versions (SQLAlchemy 2.0, gunicorn 23, dateutil 2.9).
 CONSTRAINTS='
 aiosmtpd==1.4.6
 alembic==1.13.3
