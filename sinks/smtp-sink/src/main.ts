@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // `npm run sink` and the container's entry point: parse flags/env, start, stop cleanly on SIGTERM/SIGINT.
+import v8 from 'node:v8';
 import { configFromArgs } from './cli.js';
 import { startSink, SinkStartError } from './sink.js';
+
+// The rings keep a steady ~35 MB of records while thousands of messages a second turn over. By
+// default V8 lets the old generation grow up to ~4x its live size between full collections, so
+// peak RSS wandered between 140 and 220 MB from run to run; growing by at most 20% keeps it near
+// the live size. V8 reads this flag at every collection, so setting it here takes effect.
+v8.setFlagsFromString('--heap-growing-percent=20');
 
 async function main(): Promise<void> {
   const config = configFromArgs(process.argv.slice(2));
