@@ -20,6 +20,8 @@ export interface MessageRecord {
   clientAddress: string;
   helo: string | null;
   attempt: number;
+  /** The fault that decided the attempt, if any (a slow- reply is accepted too). */
+  fault: string | null;
   /** Raw header block (bounded); parsed only when the API asks. */
   headerBlock: string;
   body: Buffer | null;
@@ -104,7 +106,8 @@ export class SinkStore {
   /** Replies held back by a slow- fault right now. */
   delayedReplies = 0;
   readonly #messages: Ring<MessageRecord>;
-  readonly #attempts: Ring<AttemptRecord>;
+  /** An accepted message is its own attempt record: one object per message, not two. */
+  readonly #attempts: Ring<AttemptRecord | MessageRecord>;
   readonly #runCounts: BoundedMap<string, number>;
   readonly #waiters = new Set<Waiter>();
   readonly #listeners = new Set<(e: StoreEvent) => void>();
@@ -152,6 +155,8 @@ export class SinkStore {
     this.count('accepted');
     this.count('bytes', m.size);
     this.count('recipients', m.rcptTo.length);
+    this.#countReply('data', 250);
+    this.#attempts.push(record);
     const evicted = this.#messages.push(record);
     if (evicted?.body) this.#dropBody(evicted);
     if (record.body) this.#keepBody(record);
@@ -166,9 +171,7 @@ export class SinkStore {
   addAttempt(a: AttemptRecord): void {
     if (a.code >= 500) this.count('rejected');
     else if (a.code >= 400) this.count('tempfailed');
-    // numeric key: no string built per attempt on the hot path
-    const key = PHASES.indexOf(a.phase) * 1000 + a.code;
-    this.#replies.set(key, (this.#replies.get(key) ?? 0) + 1);
+    this.#countReply(a.phase, a.code);
     this.#attempts.push(a);
     this.#emit({ type: 'attempt', record: a });
   }
@@ -197,7 +200,8 @@ export class SinkStore {
   attempts(filter: MessageFilter = {}): AttemptRecord[] {
     const rcpt = filter.rcpt?.toLowerCase();
     const out: AttemptRecord[] = [];
-    for (const a of this.#attempts.oldestFirst()) {
+    for (const entry of this.#attempts.oldestFirst()) {
+      const a = asAttempt(entry);
       if (filter.run !== undefined && a.run !== filter.run) continue;
       if (rcpt !== undefined && !a.rcptTo.some((r) => r.toLowerCase() === rcpt)) continue;
       out.push(a);
@@ -254,6 +258,12 @@ export class SinkStore {
     this.#emit({ type: 'reset', run });
   }
 
+  #countReply(phase: AttemptPhase, code: number): void {
+    // numeric key: no string built per attempt on the hot path
+    const key = PHASES.indexOf(phase) * 1000 + code;
+    this.#replies.set(key, (this.#replies.get(key) ?? 0) + 1);
+  }
+
   #wakeWaiters(run: string | null, runCount: number): void {
     for (const w of this.#waiters) {
       const have = w.run === null ? this.counters.accepted : w.run === run ? runCount : -1;
@@ -290,6 +300,28 @@ export function messageView(m: MessageRecord): Omit<MessageRecord, 'receivedAt' 
 } {
   const { headerBlock, body, receivedAt, ...rest } = m;
   return { ...rest, receivedAt: new Date(receivedAt).toISOString(), headers: parseHeaderBlock(headerBlock), hasBody: body !== null };
+}
+
+function isMessage(e: AttemptRecord | MessageRecord): e is MessageRecord {
+  return 'receivedAt' in e;
+}
+
+/** The attempt an accepted message stands for. */
+function asAttempt(e: AttemptRecord | MessageRecord): AttemptRecord {
+  if (!isMessage(e)) return e;
+  return {
+    time: e.receivedAt,
+    phase: 'data',
+    code: 250,
+    mailFrom: e.mailFrom,
+    rcptTo: e.rcptTo,
+    messageId: e.messageId,
+    run: e.run,
+    attempt: e.attempt,
+    fault: e.fault,
+    clientAddress: e.clientAddress,
+    note: null,
+  };
 }
 
 export function attemptView(a: AttemptRecord): Omit<AttemptRecord, 'time'> & { time: string } {

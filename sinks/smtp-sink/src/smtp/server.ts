@@ -106,11 +106,11 @@ export function createSmtpServer({ config, store, faults, tls }: SmtpDeps): Fast
       clientAddress: session.remoteAddress,
       helo: session.hostNameAppearsAs || null,
       attempt: d.attempt,
+      fault: d.fault,
       headerBlock: msg.headerBlock,
       body: msg.raw,
     });
     faults.settle(d, true);
-    attempt(session, 'data', 250, rcptTo, about);
     reply(null, `Ok: queued as sink-${record.id}`);
   }
 
