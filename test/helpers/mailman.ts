@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { jsonOrText } from './sink.js';
 import { RawSmtp } from './smtp-client.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -265,14 +266,7 @@ hostname: 127.0.0.1
       body: init.json === undefined ? null : JSON.stringify(init.json),
       signal: AbortSignal.timeout(10_000),
     });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // empty (201/204) or not JSON
-    }
-    return { status: res.status, body: body as T };
+    return { status: res.status, body: await jsonOrText<T>(res) };
   };
 
   // Ready when REST answers with our credentials and LMTP answers LHLO (they come up in either order).

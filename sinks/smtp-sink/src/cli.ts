@@ -77,24 +77,8 @@ Runtime fault rules: PUT /api/faults (see README). API and dashboard: http://<ho
     .allowExcessArguments(false);
 }
 
-interface CliOptions {
-  host: string;
-  smtpPort: number;
-  httpPort: number;
-  hostname: string;
-  maxMessages: number;
-  maxAttempts: number;
-  maxSize: number;
-  maxRecipients: number;
-  maxClients: number;
-  idleTimeoutMs: number;
-  keepBodies: boolean;
-  bodyBudget: number;
-  starttls: boolean;
-  tlsCert?: string;
-  tlsKey?: string;
-  faults?: string;
-}
+/** What commander yields: the config's fields, with --faults naming faultsFile. */
+type CliOptions = Omit<SinkConfig, 'tlsCert' | 'tlsKey' | 'faultsFile'> & { tlsCert?: string; tlsKey?: string; faults?: string };
 
 /** Parses argv (without node and script) into a config; commander reports bad input and exits. */
 export function configFromArgs(argv: string[], program: Command = buildCli()): SinkConfig {
@@ -106,22 +90,6 @@ export function configFromArgs(argv: string[], program: Command = buildCli()): S
   if (o.smtpPort !== 0 && o.smtpPort === o.httpPort) {
     program.error(`error: --smtp-port and --http-port are both ${o.smtpPort}; give them different ports.`);
   }
-  return {
-    host: o.host,
-    smtpPort: o.smtpPort,
-    httpPort: o.httpPort,
-    hostname: o.hostname,
-    maxMessages: o.maxMessages,
-    maxAttempts: o.maxAttempts,
-    maxSize: o.maxSize,
-    maxRecipients: o.maxRecipients,
-    maxClients: o.maxClients,
-    idleTimeoutMs: o.idleTimeoutMs,
-    keepBodies: o.keepBodies,
-    bodyBudget: o.bodyBudget,
-    starttls: o.starttls,
-    tlsCert: o.tlsCert,
-    tlsKey: o.tlsKey,
-    faultsFile: o.faults,
-  };
+  const { faults, tlsCert, tlsKey, ...rest } = o;
+  return { ...rest, tlsCert, tlsKey, faultsFile: faults };
 }

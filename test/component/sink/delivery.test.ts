@@ -8,27 +8,9 @@ import nodemailer from 'nodemailer';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
-import { api, startTestSink } from '../../helpers/sink.js';
+import { api, startTestSink, type ApiMessage } from '../../helpers/sink.js';
 import { RawSmtp, message } from '../../helpers/smtp-client.js';
 
-interface ApiMessage {
-  id: number;
-  mailFrom: string;
-  rcptTo: string[];
-  messageId: string | null;
-  subject: string | null;
-  from: string | null;
-  listId: string | null;
-  run: string | null;
-  size: number;
-  tls: boolean;
-  tlsProtocol: string | null;
-  clientAddress: string;
-  helo: string | null;
-  attempt: number;
-  receivedAt: string;
-  headers: [string, string][];
-}
 
 let sink: RunningSink;
 beforeAll(async () => {
