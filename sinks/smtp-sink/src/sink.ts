@@ -74,6 +74,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const events = new EventHub(store, faults);
   let ready = false;
   const smtp = createSmtpServer({ config, store, faults, tls });
+  store.openConnections = () => smtp.openConnections;
   const http = createHttpServer({ store, faults, metrics: createMetrics(store), events, isReady: () => ready });
   // keep-alive sockets from dashboards must not hold a shutdown open
   http.keepAliveTimeout = 5_000;

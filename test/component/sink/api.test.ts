@@ -107,6 +107,8 @@ describe('sink HTTP API', () => {
     const bad = await api<{ error: string }>(sink, '/api/messages?limit=lots');
     expect(bad).toEqual({ status: 400, body: { error: 'limit must be a whole number, got "lots"' } });
     expect((await api(sink, '/api/messages/wait?timeoutMs=99999999')).status).toBe(400);
+    const emptyRun = await api<{ error: string }>(sink, '/api/messages?run=', { method: 'DELETE' });
+    expect(emptyRun).toEqual({ status: 400, body: { error: 'run is empty; leave it out to mean every run' } });
     expect((await api<{ error: string }>(sink, '/api/nothing')).status).toBe(404);
     const res = await fetch(sink.url + '/api/stats', { method: 'POST' });
     expect(res.status).toBe(405);

@@ -92,13 +92,13 @@ describe('local-part faults', () => {
   it('a client that leaves during slow- is not counted as accepted', async () => {
     const c = await connect();
     await c.command('MAIL FROM:<mta@x.test>');
-    await c.command('RCPT TO:<slow-400@sink.test>');
+    await c.command('RCPT TO:<slow-3000@sink.test>');
     await c.command('DATA');
     c.write(msg('left', 'left') + '.\r\n');
     // the sink has the whole message once its DATA attempt is pending; then the client goes away
     await expect.poll(async () => (await stats()).delayedReplies).toBe(1);
     c.destroy();
-    await expect.poll(async () => (await attempts('run=left')).map((a) => a.note)).toEqual(['client left before the reply']);
+    await expect.poll(async () => (await attempts('run=left')).map((a) => a.note), { timeout: 10_000 }).toEqual(['client left before the reply']);
     expect(await stats()).toMatchObject({ accepted: 0, aborted: 1 });
   });
 

@@ -132,6 +132,8 @@ describe('bad input gets an SMTP error, never a crash', () => {
       expect((await extra.reply())?.code).toBe(421);
       await extra.waitClosed();
       held.forEach((c) => c.destroy());
+      // refused connections must not unbalance the count of open ones
+      await expect.poll(async () => (await api<{ activeConnections: number }>(small, '/api/stats')).body.activeConnections).toBe(0);
     } finally {
       await small.close();
     }

@@ -45,7 +45,7 @@ export interface Rule {
 
 export interface CompiledRule extends Rule {
   parsed: FaultAction;
-  test: { domain?: RegExp; rcpt?: RegExp; mailFrom?: RegExp };
+  test: { domain?: Glob; rcpt?: Glob; mailFrom?: Glob };
 }
 
 export interface FaultSet {
@@ -55,10 +55,37 @@ export interface FaultSet {
 
 export const EMPTY_FAULT_SET: FaultSet = { seed: 1, rules: [] };
 
-/** "*.example.test" -> /^.*\.example\.test$/i; only * and ? are special, so user input cannot build a slow regex. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 'i');
+export type Glob = (text: string) => boolean;
+
+/**
+ * A case-insensitive glob (`*` any run, `?` one character) as a linear-time matcher. Not a RegExp:
+ * rules come from PUT /api/faults, and a pattern like "*a*a*a*b" would backtrack for minutes.
+ */
+export function glob(pattern: string): Glob {
+  const p = pattern.toLowerCase();
+  return (input: string) => {
+    const t = input.toLowerCase();
+    let i = 0;
+    let j = 0;
+    let star = -1;
+    let mark = 0;
+    while (i < t.length) {
+      if (j < p.length && (p[j] === '?' || p[j] === t[i])) {
+        i++;
+        j++;
+      } else if (j < p.length && p[j] === '*') {
+        star = j++;
+        mark = i;
+      } else if (star >= 0) {
+        j = star + 1;
+        i = ++mark;
+      } else {
+        return false;
+      }
+    }
+    while (j < p.length && p[j] === '*') j++;
+    return j === p.length;
+  };
 }
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
@@ -80,9 +107,9 @@ export function parseFaultSet(input: unknown): ParseResult<FaultSet> {
       test: {},
     };
     if (rule.message !== undefined) compiled.message = rule.message;
-    if (rule.match.domain) compiled.test.domain = globToRegExp(rule.match.domain);
-    if (rule.match.rcpt) compiled.test.rcpt = globToRegExp(rule.match.rcpt);
-    if (rule.match.mailFrom) compiled.test.mailFrom = globToRegExp(rule.match.mailFrom);
+    if (rule.match.domain) compiled.test.domain = glob(rule.match.domain);
+    if (rule.match.rcpt) compiled.test.rcpt = glob(rule.match.rcpt);
+    if (rule.match.mailFrom) compiled.test.mailFrom = glob(rule.match.mailFrom);
     return compiled;
   });
   return { ok: true, value: { seed: r.data.seed, rules } };
@@ -105,9 +132,9 @@ export interface MatchContext {
 export function ruleMatches(rule: CompiledRule, phase: Phase, ctx: MatchContext): boolean {
   if (rule.phase !== phase) return false;
   const domain = ctx.rcpt.slice(ctx.rcpt.lastIndexOf('@') + 1);
-  if (rule.test.domain && !rule.test.domain.test(domain)) return false;
-  if (rule.test.rcpt && !rule.test.rcpt.test(ctx.rcpt)) return false;
-  if (rule.test.mailFrom && !rule.test.mailFrom.test(ctx.mailFrom)) return false;
+  if (rule.test.domain && !rule.test.domain(domain)) return false;
+  if (rule.test.rcpt && !rule.test.rcpt(ctx.rcpt)) return false;
+  if (rule.test.mailFrom && !rule.test.mailFrom(ctx.mailFrom)) return false;
   if (rule.match.run !== undefined && rule.match.run !== ctx.run) return false;
   return true;
 }

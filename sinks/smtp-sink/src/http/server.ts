@@ -41,7 +41,12 @@ export function intParam(q: Query, name: string, fallback: number | undefined, m
   return n;
 }
 
-const optional = (q: Query, name: string): string | undefined => q.get(name) ?? undefined;
+/** An optional filter; present but empty is a mistake (a script with an unset run id), not "match ''". */
+function optional(q: Query, name: string): string | undefined {
+  const v = q.get(name);
+  if (v === '') throw new BadRequest(`${name} is empty; leave it out to mean every ${name}`);
+  return v ?? undefined;
+}
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -92,7 +97,7 @@ export function createHttpServer(deps: HttpDeps): Server {
       async (req, res, q) => {
         const count = intParam(q, 'count', 1, Number.MAX_SAFE_INTEGER) ?? 1;
         const timeoutMs = intParam(q, 'timeoutMs', 30_000, MAX_WAIT_MS) ?? 30_000;
-        const run = q.get('run');
+        const run = optional(q, 'run') ?? null;
         const abort = new AbortController();
         res.on('close', () => abort.abort());
         const r = await store.waitFor(run, count, timeoutMs, abort.signal);
@@ -127,7 +132,7 @@ export function createHttpServer(deps: HttpDeps): Server {
       'DELETE',
       /^\/api\/messages$/,
       (_req, res, q) => {
-        const run = q.get('run');
+        const run = optional(q, 'run') ?? null;
         store.reset(run);
         if (run === null) faults.forgetAttempts();
         json(res, 200, { reset: run === null ? 'all' : { run } });

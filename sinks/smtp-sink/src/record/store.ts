@@ -102,7 +102,11 @@ export class SinkStore {
   readonly #replies = new Map<number, number>();
   /** When the counters were last reset. */
   since = Date.now();
-  activeConnections = 0;
+  /** Open SMTP connections, read from the server (it owns the sockets). */
+  openConnections: () => number = () => 0;
+  get activeConnections(): number {
+    return this.openConnections();
+  }
   /** Replies held back by a slow- fault right now. */
   delayedReplies = 0;
   readonly #messages: Ring<MessageRecord>;
@@ -158,7 +162,11 @@ export class SinkStore {
     this.#countReply('data', 250);
     this.#attempts.push(record);
     const evicted = this.#messages.push(record);
-    if (evicted?.body) this.#dropBody(evicted);
+    if (evicted) {
+      if (evicted.body) this.#dropBody(evicted);
+      // it may live on in the attempts ring: keep only the small fields there
+      evicted.headerBlock = '';
+    }
     if (record.body) this.#keepBody(record);
     const run = record.run;
     const runCount = run === null ? 0 : (this.#runCounts.get(run) ?? 0) + 1;

@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream';
 
 /** Header blocks longer than this are cut: enough for real mail, bounded for hostile input. */
-export const MAX_HEADER_BYTES = 64 * 1024;
+export const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface Collected {
   size: number;
@@ -24,17 +24,19 @@ export function headerEnd(buf: Buffer): number {
 }
 
 /**
- * Collects the stream and calls `done` once: with the message when it ended, or with an error when
+ * Collects the stream (keeping the raw message when keepRawUpTo > 0 and it is not larger) and calls `done` once: with the message when it ended, or with an error when
  * the client went away mid-DATA (smtp-server destroys the stream then), so it is never recorded.
  * A callback rather than a promise: this runs for every message and the reply goes out sooner.
  */
-export function collect(stream: Readable, keepRaw: boolean, done: (err: Error | null, msg: Collected | null) => void): void {
+export function collect(stream: Readable, keepRawUpTo: number, done: (err: Error | null, msg: Collected | null) => void): void {
   let size = 0;
   let head: Buffer | null = null;
   let headDone = false;
-  const chunks: Buffer[] | null = keepRaw ? [] : null;
+  // raw bytes only while within the size limit: an oversized message is refused, never held
+  let chunks: Buffer[] | null = keepRawUpTo > 0 ? [] : null;
   stream.on('data', (chunk: Buffer) => {
     size += chunk.length;
+    if (chunks && size > keepRawUpTo) chunks = null;
     chunks?.push(chunk);
     if (headDone) return;
     head = head ? Buffer.concat([head, chunk]) : chunk;

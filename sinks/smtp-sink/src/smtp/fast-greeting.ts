@@ -15,6 +15,16 @@ export class FastGreetingSMTPServer extends SMTPServer {
     super(options);
   }
 
+  /** Open sockets, including ones about to be refused with 421 (smtp-server calls onClose for those too). */
+  get openConnections(): number {
+    return this.#byId.size;
+  }
+
+  /** Called from onClose: after STARTTLS the plain socket's close event is not a reliable signal. */
+  forget(sessionId: string): void {
+    this.#byId.delete(sessionId);
+  }
+
   /** The live connection of a session, to drop it on purpose ("disconnect" fault). */
   connectionOf(sessionId: string): SMTPConnection | undefined {
     return this.#byId.get(sessionId);

@@ -116,7 +116,7 @@ export function createSmtpServer({ config, store, faults, tls }: SmtpDeps): Fast
 
   function onData(stream: SMTPServerDataStream, session: SMTPServerSession, reply: Reply): void {
     const rcptTo = session.envelope.rcptTo.map((r) => r.address);
-    collect(stream, config.keepBodies, (err, msg) => {
+    collect(stream, config.keepBodies ? config.maxSize : 0, (err, msg) => {
       if (err || !msg) {
         // The client went away mid-DATA: nothing is recorded as a message, and there is no one to reply to.
         store.count('aborted');
@@ -165,11 +165,10 @@ export function createSmtpServer({ config, store, faults, tls }: SmtpDeps): Fast
     logger: false,
     onConnect(_session, callback) {
       store.count('connections');
-      store.activeConnections++;
       callback();
     },
-    onClose() {
-      store.activeConnections--;
+    onClose(session) {
+      server.forget(session.id);
     },
     onRcptTo,
     onData,
