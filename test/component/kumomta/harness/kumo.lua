@@ -98,17 +98,7 @@ local function fail(fmt, ...)
 end
 
 local function is_list(t)
-  if type(t) ~= 'table' then
-    return false
-  end
-  local n = 0
-  for k in pairs(t) do
-    if math.type(k) ~= 'integer' or k < 1 then
-      return false
-    end
-    n = n + 1
-  end
-  return n == #t
+  return type(t) == 'table' and json.is_array(t)
 end
 
 -- humantime::parse_duration units (crates/duration-serde/src/lib.rs uses humantime), minus the
