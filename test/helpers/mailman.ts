@@ -1,7 +1,7 @@
 // Starts a real GNU Mailman 3.3.10 (from .cache/mailman-venv, see scripts/provision/mailman.sh) in a
 // fresh temp directory for component tests. Its mailman.cfg is built the way the maxking/mailman-core
 // entrypoint builds /etc/mailman.cfg (generated sections from "env", then the project's
-// manifests/policy/mailman/mailman-extra.cfg appended), plus a last section with what must differ on
+// manifests/base/policy/mailman/mailman-extra.cfg appended), plus a last section with what must differ on
 // a laptop (loopback hosts, free ports); later values win, as in the container.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +17,7 @@ import { RawSmtp } from './smtp-client.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** MAILKIND_MAILMAN_VENV points at another provisioned venv (e.g. to try other dependency versions). */
 export const MAILMAN_VENV = process.env.MAILKIND_MAILMAN_VENV ? resolve(process.env.MAILKIND_MAILMAN_VENV) : join(ROOT, '.cache/mailman-venv');
-export const MAILMAN_FRAGMENT = join(ROOT, 'manifests/policy/mailman/mailman-extra.cfg');
+export const MAILMAN_FRAGMENT = join(ROOT, 'manifests/base/policy/mailman/mailman-extra.cfg');
 /** Written by scripts/provision/mailman.sh only after a complete, smoke-tested install. */
 const STAMP = join(MAILMAN_VENV, '.mailkind-provisioned');
 export const MAILMAN_MISSING =

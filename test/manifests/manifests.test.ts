@@ -71,7 +71,7 @@ const ROOT_EXCEPTIONS: RootException[] = [
   },
 ];
 
-const POLICY: PolicyLayout = { mountDir: '/opt/kumomta/etc/policy', repoDir: 'manifests/policy/kumomta', mainEntry: 'init.lua' };
+const POLICY: PolicyLayout = { mountDir: '/opt/kumomta/etc/policy', repoDir: 'manifests/base/policy/kumomta', mainEntry: 'init.lua' };
 
 function read(path: string): string {
   return readFileSync(join(ROOT, path), 'utf8');
@@ -98,7 +98,7 @@ describe.skipIf(skipReason !== undefined)(`manifests/ (rendered with ${'label' i
   let objects: K8sObject[] = [];
   let validator: StrictValidator;
   const declared = declaredSecretKeys();
-  const kustomization = parseKustomization(read('manifests/kustomization.yaml'));
+  const kustomization = parseKustomization(read('manifests/base/kustomization.yaml'));
   const kind = parseKindConfig(read('manifests/kind/cluster.yaml'));
   const readme = read('manifests/README.md');
 
@@ -221,11 +221,53 @@ describe.skipIf(skipReason !== undefined)(`manifests/ (rendered with ${'label' i
   it('pins every image in the kustomization to an exact release', () => {
     const findings: Finding[] = kustomization.images
       .filter((i) => (i.newTag === undefined && i.digest === undefined) || i.newTag === 'latest')
-      .map((i) => ({ object: 'manifests/kustomization.yaml', field: `images[${i.name}]`, problem: 'has no exact tag', fix: 'set newTag to a release (never latest)' }));
+      .map((i) => ({ object: 'manifests/base/kustomization.yaml', field: `images[${i.name}]`, problem: 'has no exact tag', fix: 'set newTag to a release (never latest)' }));
     for (const i of kustomization.images) {
       const used = objects.some((o) => JSON.stringify(o).includes(`"${i.newName ?? i.name}:`) || JSON.stringify(o).includes(`"${i.newName ?? i.name}@`));
-      if (!used) findings.push({ object: 'manifests/kustomization.yaml', field: `images[${i.name}]`, problem: 'no container uses it', fix: 'remove the pin or use the image' });
+      if (!used) findings.push({ object: 'manifests/base/kustomization.yaml', field: `images[${i.name}]`, problem: 'no container uses it', fix: 'remove the pin or use the image' });
     }
     expectNoFindings(findings);
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('manifests/profiles/minimal (npm run up --profile minimal)', () => {
+  let full: K8sObject[] = [];
+  let minimal: K8sObject[] = [];
+  let validator: StrictValidator;
+  const MAILMAN = ['mailman-core', 'mailman-web', 'postgres'];
+
+  beforeAll(async () => {
+    if (!('file' in renderer)) return;
+    [full, minimal] = await Promise.all([render(renderer, MANIFESTS), render(renderer, join(MANIFESTS, 'profiles/minimal'))]);
+    validator = await StrictValidator.create(ROOT, minimal);
+  }, 120_000);
+
+  it('is the full stack minus Mailman and its database, everything else unchanged', () => {
+    const names = (objs: K8sObject[]) => objs.map(ref).sort();
+    const removed = names(full).filter((r) => !names(minimal).includes(r));
+    expect(removed.length).toBeGreaterThan(0);
+    for (const r of removed) expect(MAILMAN.some((m) => r.includes(`/${m}`)), `${r} left the minimal profile`).toBe(true);
+    for (const o of minimal) expect(MAILMAN.some((m) => o.metadata.name.startsWith(m)), `${ref(o)} is still in the minimal profile`).toBe(false);
+    expect(names(minimal).filter((r) => !names(full).includes(r)), 'objects only the minimal profile has').toEqual([]);
+  });
+
+  it('runs one kumod and keeps TSA, the sink and Dragonfly', () => {
+    const replicas = (name: string) => (minimal.find((o) => o.metadata.name === name && /Set$|Deployment/.test(o.kind))?.spec as { replicas?: number } | undefined)?.replicas;
+    expect(replicas('kumomta')).toBe(1);
+    expect(replicas('kumomta-tsa')).toBe(1);
+    expect(replicas('smtp-sink')).toBe(1);
+    expect(replicas('dragonfly')).toBe(1);
+  });
+
+  it('is schema-valid and its cross-references resolve', () => {
+    expectNoFindings([
+      ...minimal.flatMap((o) => validator.validate(o).map((p) => ({ object: ref(o), field: p.path, problem: p.problem, fix: p.fix }))),
+      ...checkWorkloadSelectors(minimal),
+      ...checkServiceSelectors(minimal),
+      ...checkServiceTargetPorts(minimal),
+      ...checkConfigReferences(minimal, declaredSecretKeys()),
+      ...checkVolumes(minimal),
+      ...checkStatefulSetServices(minimal),
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-// mailkind's KumoMTA policy (manifests/policy/kumomta/) run under real lua5.4 with strict stand-ins
+// mailkind's KumoMTA policy (manifests/base/policy/kumomta/) run under real lua5.4 with strict stand-ins
 // for the `kumo`, `tsa` and policy-extras modules (test/component/kumomta/harness/).
 //
 // What this proves: the policy's own logic (listeners, relay rules, routing, retries, throttle,
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const POLICY_DIR = join(ROOT, 'manifests/policy/kumomta');
+const POLICY_DIR = join(ROOT, 'manifests/base/policy/kumomta');
 const INIT = join(POLICY_DIR, 'init.lua');
 const TSA_INIT = join(POLICY_DIR, 'tsa_init.lua');
 const HARNESS = join(ROOT, 'test/component/kumomta/harness');

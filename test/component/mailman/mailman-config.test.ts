@@ -1,5 +1,5 @@
 // Real GNU Mailman 3.3.10 (the version maxking/mailman-core:0.5.2 runs) with the project's
-// manifests/policy/mailman/mailman-extra.cfg appended to an entrypoint-style config: it starts,
+// manifests/base/policy/mailman/mailman-extra.cfg appended to an entrypoint-style config: it starts,
 // the fragment's settings are the ones in force, and a post over LMTP fans out to every member
 // through the outbound SMTP relay (here the project's sink, in the cluster KumoMTA).
 import { randomUUID } from 'node:crypto';
@@ -50,7 +50,7 @@ function parseCfg(text: string): Map<string, Map<string, string>> {
 const available = mailmanAvailable();
 if (!available) console.warn(`skipping test/component/mailman: ${MAILMAN_MISSING}`);
 
-describe.skipIf(!available)('Mailman 3.3.10 with manifests/policy/mailman/mailman-extra.cfg', () => {
+describe.skipIf(!available)('Mailman 3.3.10 with manifests/base/policy/mailman/mailman-extra.cfg', () => {
   const fragment = parseCfg(readFileSync(MAILMAN_FRAGMENT, 'utf8'));
   let sink: RunningSink | undefined;
   let mm: RunningMailman | undefined;

@@ -409,7 +409,7 @@ export function checkHostPorts(objects: K8sObject[], kind: KindConfig, table: Ho
         object: where,
         field: `${row.service}:${row.servicePort}`,
         problem: svc ? `Service ${row.service} has no port ${row.servicePort}` : `Service ${row.service} is not in the manifests`,
-        fix: 'add it to manifests/components/nodeports.yaml as the README says',
+        fix: 'add it to manifests/base/components/nodeports.yaml as the README says',
       });
       continue;
     }
@@ -574,7 +574,7 @@ function envNames(objects: K8sObject[], o: K8sObject, c: ContainerRef, declaredS
 export interface PolicyLayout {
   /** where the policy ConfigMap is mounted in the containers, e.g. /opt/kumomta/etc/policy */
   mountDir: string;
-  /** the repo directory shown in messages, e.g. manifests/policy/kumomta */
+  /** the repo directory shown in messages, e.g. manifests/base/policy/kumomta */
   repoDir: string;
   /** the entry point whose ConfigMap must hold every other file of repoDir (kumod's init.lua) */
   mainEntry: string;
@@ -634,7 +634,7 @@ export function checkPolicy(
           object: ref(cm),
           field: `data["${n}"]`,
           problem: `is missing, but ${n} ${reason} (mounted at ${layout.mountDir} in ${ref(o)})`,
-          fix: `add ${layout.repoDir}/${n} to this ConfigMap's configMapGenerator files in manifests/kustomization.yaml`,
+          fix: `add ${layout.repoDir}/${n} to this ConfigMap's configMapGenerator files in manifests/base/kustomization.yaml`,
         });
       }
     }

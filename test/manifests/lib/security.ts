@@ -77,9 +77,9 @@ export function checkContainers(objects: K8sObject[], policy: ContainerPolicy): 
       const { repository, tag, digest } = parseImageRef(image);
       const pin = policy.images.find((p) => (p.newName ?? p.name) === repository);
       if (!pin) {
-        add('image', `"${image}" is not in the kustomization images list`, 'add the image to manifests/kustomization.yaml images: (the one place versions live)');
+        add('image', `"${image}" is not in the kustomization images list`, 'add the image to manifests/base/kustomization.yaml images: (the one place versions live)');
       } else if (tag === 'latest' || (tag === undefined && digest === undefined)) {
-        add('image', `"${image}" is not pinned (latest or no tag)`, `pin a release with newTag in manifests/kustomization.yaml images: (${pin.name})`);
+        add('image', `"${image}" is not pinned (latest or no tag)`, `pin a release with newTag in manifests/base/kustomization.yaml images: (${pin.name})`);
       } else if ((pin.digest !== undefined && digest !== pin.digest) || (pin.newTag !== undefined && tag !== pin.newTag)) {
         add('image', `"${image}" differs from the pin ${pin.newTag ?? ''}${pin.digest ? `@${pin.digest}` : ''}`, 'let kustomize set the tag: write the image name without a tag in the component');
       }

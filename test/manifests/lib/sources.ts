@@ -240,7 +240,7 @@ function sectionOf(markdown: string, heading: RegExp): string {
 // ---------------------------------------------------------------- KumoMTA policy files
 
 export interface PolicyFile {
-  /** file name inside manifests/policy/kumomta/ */
+  /** file name inside manifests/base/policy/kumomta/ */
   name: string;
   content: string;
 }
