@@ -119,6 +119,9 @@ export function resolveSettings(env: NodeJS.ProcessEnv = {}, flags: SettingsFlag
   const [stateRaw] = pick(undefined, 'MAILKIND_STATE_DIR', '.mailkind');
   const state = isAbsolute(stateRaw) ? stateRaw : join(root, stateRaw);
   const [registryPortRaw] = pick(undefined, 'MAILKIND_REGISTRY_PORT', '5001');
+  const registryPort = parsePort(registryPortRaw, 'MAILKIND_REGISTRY_PORT');
+  const clash = seen.get(registryPort);
+  if (clash) throw new SettingsError(`MAILKIND_REGISTRY_PORT ${registryPort} is also the ${clash} host port: give the registry its own`);
   return {
     cluster,
     context,
@@ -127,7 +130,7 @@ export function resolveSettings(env: NodeJS.ProcessEnv = {}, flags: SettingsFlag
     profile,
     host,
     ports,
-    registry: { name: 'kind-registry', port: parsePort(registryPortRaw, 'MAILKIND_REGISTRY_PORT') },
+    registry: { name: 'kind-registry', port: registryPort },
     paths: {
       root,
       state,

@@ -1,0 +1,101 @@
+// npm run bundle: every pinned image plus the sink image for one platform in one archive, so a
+// workshop can run `npm run up -- --images <file>` with no network.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { addCommonOptions, HelpShown, isCI, makeToolkit, parseCommand, readPins, settingsFrom, type CommonFlags } from './lib/cli.js';
+import { platformOf, supportsSavePlatform } from './lib/docker.js';
+import { runMain, UserError } from './lib/errors.js';
+import { CommandError, lastLine } from './lib/exec/runner.js';
+import { inParallel, pullFailureHint } from './lib/images.js';
+import { chooseRenderer, runSteps, timingTable, type Step } from './lib/steps.js';
+
+interface BundleFlags extends CommonFlags {
+  platform?: string;
+  output?: string;
+}
+
+const cmd = addCommonOptions(new Command('bundle'))
+  .description('Save every pinned image (kind node, registry, workloads) and the sink image for one platform into one archive.')
+  .addOption(new Option('--platform <platform>', 'target platform (default: this Docker host\'s)').choices(['linux/amd64', 'linux/arm64']))
+  .option('--output <file>', 'archive path (default .mailkind/bundles/mailkind-<arch>.tar)')
+  .addHelpText('after', '\nThen, with no network: npm run up -- --images <file>\nExit codes: 0 written, 1 failed, 2 bad usage.');
+
+function sha256(path: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const h = createHash('sha256');
+    createReadStream(path).on('error', rej).on('data', (c) => h.update(c)).on('end', () => res(h.digest('hex')));
+  });
+}
+
+interface Ctx {
+  platform: string;
+  output: string;
+  refs: string[];
+  serverVersion: string;
+}
+
+await runMain(async () => {
+  try {
+    parseCommand(cmd, process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof HelpShown) return 0;
+    throw e;
+  }
+  const flags = cmd.opts<BundleFlags>();
+  const settings = settingsFrom(flags);
+  const verbose = Boolean(flags.verbose);
+  const { docker } = makeToolkit(settings, { verbose });
+  const pins = readPins(settings);
+  const info = await docker.info();
+  if (!info.reachable) throw new UserError(`Docker daemon: ${info.error ?? 'not reachable'}`, 'start Docker and run `npm run bundle` again');
+  const platform = flags.platform ?? platformOf(info.architecture);
+  const output = resolve(flags.output ?? join(settings.paths.state, 'bundles', `mailkind-${platform.split('/')[1]}.tar`));
+  const ctx: Ctx = { platform, output, refs: [pins.images.node, pins.tools.registry.image, ...pins.images.pulled], serverVersion: info.serverVersion };
+  const steps: Step<Ctx>[] = [
+    {
+      name: 'pull',
+      title: `Pull ${ctx.refs.length} pinned images for ${platform}`,
+      async run(c) {
+        await inParallel(c.refs, 3, async (ref) => {
+          try {
+            await docker.pull(ref, c.platform);
+          } catch (e) {
+            const msg = e instanceof CommandError ? e.result.stderr : String(e);
+            throw new UserError(`pulling ${ref} failed: ${lastLine(msg)}`, pullFailureHint(msg));
+          }
+        });
+        return `${c.refs.length} pulled`;
+      },
+    },
+    {
+      name: 'sink-image',
+      title: `Build ${pins.images.sink} for ${platform}`,
+      async run(c) {
+        const root = settings.paths.root;
+        await docker.build({ context: root, dockerfile: join(root, 'sinks/smtp-sink/Dockerfile'), tag: pins.images.sink, platform: c.platform });
+        c.refs.push(pins.images.sink);
+        return 'built';
+      },
+    },
+    {
+      name: 'save',
+      title: 'Save the archive',
+      async run(c) {
+        if (!supportsSavePlatform(c.serverVersion) && c.platform !== platformOf(info.architecture)) {
+          throw new UserError(`Docker ${c.serverVersion} cannot save images of another platform`, 'use Docker 28 or newer, or make the bundle on a machine of that platform');
+        }
+        await mkdir(dirname(c.output), { recursive: true });
+        await docker.save(c.refs, c.output, supportsSavePlatform(c.serverVersion) ? c.platform : undefined);
+        const size = (await stat(c.output)).size;
+        return `${c.output} (${(size / 1024 ** 3).toFixed(2)} GiB, sha256 ${await sha256(c.output)})`;
+      },
+    },
+  ];
+  const reports = await runSteps(steps, ctx, { renderer: chooseRenderer({ ci: isCI(), verbose, isTTY: Boolean(process.stdout.isTTY) }) });
+  console.log(`\nbundle: ${output}\nuse it offline: npm run up -- --images ${output}\n`);
+  for (const l of timingTable(reports)) console.log(`  ${l}`);
+  return 0;
+});

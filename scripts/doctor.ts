@@ -1,0 +1,49 @@
+// npm run doctor: is this machine ready for `npm run up`? A table with a fix per problem.
+import { Command } from 'commander';
+import { chalk } from 'zx';
+import { allChecks, blockers, checkTable, type Level } from './lib/checks.js';
+import { addCommonOptions, HelpShown, makeToolkit, parseCommand, readPins, settingsFrom, type CommonFlags } from './lib/cli.js';
+import { runMain } from './lib/errors.js';
+import { downloads, installTool } from './lib/install-tools.js';
+import { probe } from './lib/probe.js';
+
+interface DoctorFlags extends CommonFlags {
+  installTools?: boolean;
+  json?: boolean;
+}
+
+const cmd = addCommonOptions(new Command('doctor'), true)
+  .description('Check Docker, kind, kubectl, tilt, the host ports, inotify limits and disk for `npm run up`.')
+  .option('--install-tools', 'download the pinned kind and kubectl into .mailkind/bin (checksums verified)', false)
+  .option('--json', 'print the checks as JSON', false)
+  .addHelpText('after', '\nExit codes: 0 ready (warnings allowed), 1 a blocker was found, 2 bad usage.');
+
+const COLOR: Record<Level, (s: string) => string> = { ok: chalk.green, warn: chalk.yellow, fail: chalk.red, info: chalk.dim };
+
+await runMain(async () => {
+  try {
+    parseCommand(cmd, process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof HelpShown) return 0;
+    throw e;
+  }
+  const flags = cmd.opts<DoctorFlags>();
+  const settings = settingsFrom(flags);
+  const pins = readPins(settings);
+  if (flags.installTools) {
+    for (const d of downloads(pins.tools, process.platform, process.arch, process.env)) {
+      const path = await installTool(d, settings.paths.bin);
+      console.log(`installed ${d.tool} ${d.version} -> ${path} (sha256 verified)`);
+    }
+  }
+  const toolkit = makeToolkit(settings, { verbose: Boolean(flags.verbose) });
+  const checks = allChecks(await probe(settings, toolkit), pins.tools, settings);
+  const blocking = blockers(checks);
+  if (flags.json) {
+    console.log(JSON.stringify({ ready: blocking.length === 0, checks }, null, 2));
+  } else {
+    for (const row of checkTable(checks)) console.log(row.level ? COLOR[row.level](row.text) : row.text);
+    console.log(blocking.length === 0 ? '\nready for `npm run up`' : `\n${blocking.length} blocker(s): fix them, then run \`npm run doctor\` again`);
+  }
+  return blocking.length === 0 ? 0 : 1;
+});

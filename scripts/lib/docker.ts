@@ -1,0 +1,157 @@
+// The docker CLI, as the bootstrap uses it. Every method goes through the Runner seam.
+import type { Runner } from './exec/runner.js';
+
+export interface DockerInfo {
+  reachable: boolean;
+  /** why not, in Docker's words (first server error line) */
+  error?: string;
+  serverVersion: string;
+  memTotalBytes: number;
+  cpus: number;
+  /** docker's own words: x86_64, aarch64 */
+  architecture: string;
+  osType: string;
+  /** Docker Desktop, OrbStack, colima... (OperatingSystem) */
+  operatingSystem: string;
+  rootDir: string;
+}
+
+export interface ContainerState {
+  exists: boolean;
+  running: boolean;
+  image: string;
+  /** container port "30800/tcp" -> host bindings */
+  portBindings: Record<string, { HostIp?: string; HostPort?: string }[] | null>;
+  networks: string[];
+  labels: Record<string, string>;
+}
+
+const NO_CONTAINER: ContainerState = { exists: false, running: false, image: '', portBindings: {}, networks: [], labels: {} };
+
+export function parseDockerInfo(stdout: string, exitCode: number, stderr: string): DockerInfo {
+  let doc: Record<string, unknown> = {};
+  try {
+    doc = JSON.parse(stdout || '{}') as Record<string, unknown>;
+  } catch {
+    /* a daemon error leaves no JSON: handled below */
+  }
+  const serverErrors = (doc.ServerErrors as string[] | undefined) ?? [];
+  const serverVersion = typeof doc.ServerVersion === 'string' ? doc.ServerVersion : '';
+  const reachable = exitCode === 0 && serverVersion !== '' && serverErrors.length === 0;
+  const error = reachable ? undefined : (serverErrors[0] ?? stderr.split('\n').find((l) => l.trim()) ?? 'docker info failed').trim();
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  return {
+    reachable,
+    error,
+    serverVersion,
+    memTotalBytes: Number(doc.MemTotal ?? 0),
+    cpus: Number(doc.NCPU ?? 0),
+    architecture: str(doc.Architecture),
+    osType: str(doc.OSType),
+    operatingSystem: str(doc.OperatingSystem),
+    rootDir: str(doc.DockerRootDir),
+  };
+}
+
+/** linux/amd64 or linux/arm64 for docker's Architecture string. */
+export function platformOf(architecture: string): string {
+  if (/^(x86_64|amd64)$/.test(architecture)) return 'linux/amd64';
+  if (/^(aarch64|arm64)$/.test(architecture)) return 'linux/arm64';
+  return `linux/${architecture}`;
+}
+
+/**
+ * `docker image save --platform` exists from Docker 28 (API 1.48); it is what avoids kind's
+ * "content digest not found" with the containerd image store (kind#3795). Older engines save the
+ * one platform they pulled anyway.
+ */
+export function supportsSavePlatform(serverVersion: string): boolean {
+  const major = Number(/^(\d+)\./.exec(serverVersion)?.[1] ?? 0);
+  return major >= 28;
+}
+
+export class Docker {
+  constructor(private readonly run: Runner) {}
+
+  async info(): Promise<DockerInfo> {
+    const r = await this.run('docker', ['info', '--format', '{{json .}}'], { reject: false, timeoutMs: 20_000 });
+    if (r.notFound) return { ...parseDockerInfo('', 1, ''), error: 'docker: not found on PATH' };
+    if (r.timedOut) return { ...parseDockerInfo('', 1, ''), error: 'docker info timed out (the daemon does not answer)' };
+    return parseDockerInfo(r.stdout, r.exitCode, r.stderr);
+  }
+
+  async container(name: string): Promise<ContainerState> {
+    const r = await this.run('docker', ['container', 'inspect', name], { reject: false, timeoutMs: 20_000 });
+    if (r.exitCode !== 0) return NO_CONTAINER;
+    const [c] = JSON.parse(r.stdout) as {
+      State?: { Running?: boolean };
+      Config?: { Image?: string; Labels?: Record<string, string> };
+      HostConfig?: { PortBindings?: ContainerState['portBindings'] };
+      NetworkSettings?: { Networks?: Record<string, unknown> };
+    }[];
+    if (!c) return NO_CONTAINER;
+    return {
+      exists: true,
+      running: c.State?.Running === true,
+      image: c.Config?.Image ?? '',
+      portBindings: c.HostConfig?.PortBindings ?? {},
+      networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
+      labels: c.Config?.Labels ?? {},
+    };
+  }
+
+  /** The local image ID of `ref`, or undefined when it is not on the host. */
+  async imageId(ref: string): Promise<string | undefined> {
+    const r = await this.run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { reject: false, timeoutMs: 20_000 });
+    return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+  }
+
+  async pull(ref: string, platform: string): Promise<void> {
+    await this.run('docker', ['pull', '--quiet', '--platform', platform, ref], { timeoutMs: 15 * 60_000 });
+  }
+
+  async save(refs: readonly string[], output: string, platform: string | undefined): Promise<void> {
+    const args = ['image', 'save', ...(platform ? ['--platform', platform] : []), '--output', output, ...refs];
+    await this.run('docker', args, { timeoutMs: 15 * 60_000 });
+  }
+
+  async load(archive: string): Promise<void> {
+    await this.run('docker', ['image', 'load', '--quiet', '--input', archive], { timeoutMs: 15 * 60_000 });
+  }
+
+  async build(opts: { context: string; dockerfile: string; tag: string; platform?: string }): Promise<void> {
+    const args = ['build', '--quiet', '--file', opts.dockerfile, '--tag', opts.tag, ...(opts.platform ? ['--platform', opts.platform] : []), opts.context];
+    await this.run('docker', args, { timeoutMs: 15 * 60_000 });
+  }
+
+  async tag(source: string, target: string): Promise<void> {
+    await this.run('docker', ['image', 'tag', source, target]);
+  }
+
+  async push(ref: string): Promise<void> {
+    await this.run('docker', ['image', 'push', '--quiet', ref], { timeoutMs: 15 * 60_000 });
+  }
+
+  async runDetached(args: readonly string[]): Promise<void> {
+    await this.run('docker', ['run', '--detach', ...args], { timeoutMs: 5 * 60_000 });
+  }
+
+  async start(name: string): Promise<void> {
+    await this.run('docker', ['start', name], { timeoutMs: 60_000 });
+  }
+
+  async removeContainer(name: string): Promise<boolean> {
+    const r = await this.run('docker', ['rm', '--force', name], { reject: false, timeoutMs: 60_000 });
+    return r.exitCode === 0;
+  }
+
+  async networkConnect(network: string, container: string): Promise<void> {
+    await this.run('docker', ['network', 'connect', network, container]);
+  }
+
+  /** Runs a command in a container, `input` on its stdin. */
+  async exec(container: string, command: readonly string[], input?: string): Promise<string> {
+    const r = await this.run('docker', ['exec', ...(input === undefined ? [] : ['-i']), container, ...command], { input, timeoutMs: 60_000 });
+    return r.stdout;
+  }
+}

@@ -1,0 +1,373 @@
+// `npm run up` as a list of small named steps. Each reads the desired state (settings, pins)
+// and what exists, and changes only what differs, so a second run changes nothing.
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import { allChecks, blockers, type Check } from './checks.js';
+import { controlPlaneName, decideCluster, desiredCluster } from './cluster.js';
+import { type Docker, type DockerInfo, platformOf, supportsSavePlatform } from './docker.js';
+import { UserError } from './errors.js';
+import { CommandError, lastLine } from './exec/runner.js';
+import { inParallel, planImages, pullFailureHint } from './images.js';
+import type { Kind } from './kind.js';
+import type { Kubectl } from './kubectl.js';
+import { overlayKustomization, overlayName, SINK_IMAGE_ANNOTATION } from './overlay.js';
+import { containerdName, type ImagePins, type ToolPins } from './pins.js';
+import { probe } from './probe.js';
+import { decideRegistry, hostsToml, hostsTomlPath, localRegistryConfigMap, registryRunArgs } from './registry.js';
+import { waitForRollouts } from './rollout.js';
+import { secretObjects } from './secrets.js';
+import { ensureSecrets } from './secrets-file.js';
+import type { Settings } from './settings.js';
+import { Skip, type Step } from './steps.js';
+import type { Tilt } from './tilt.js';
+
+export interface UpOptions {
+  /** an offline bundle (`npm run bundle`): load it, pull nothing, build nothing */
+  images?: string;
+  /** for --context: where the sink image is pushed (host[:port][/path]) */
+  registry?: string;
+  /** only what Tilt needs from us: cluster, registry, namespace and Secrets */
+  forTilt: boolean;
+  /** per workload rollout wait */
+  rolloutTimeoutSeconds: number;
+}
+
+export interface UpTools {
+  docker: Docker;
+  kind: Kind;
+  kubectl: Kubectl;
+  tilt?: Tilt;
+}
+
+/** What steps learn and later steps (and the summary) use. */
+export interface UpState {
+  docker?: DockerInfo;
+  platform?: string;
+  node?: string;
+  sinkImageId?: string;
+  sinkImageRef?: string;
+  secretsOutcome?: string;
+  warnings: Check[];
+}
+
+export interface UpContext {
+  settings: Settings;
+  options: UpOptions;
+  tools: UpTools;
+  pins: { images: ImagePins; tools: ToolPins };
+  state: UpState;
+}
+
+function dockerOrFail(ctx: UpContext): DockerInfo {
+  const d = ctx.state.docker;
+  if (!d) throw new Error('preflight has not run');
+  return d;
+}
+
+const preflight: Step<UpContext> = {
+  name: 'preflight',
+  title: 'Preflight',
+  async run(ctx) {
+    const { settings, tools } = ctx;
+    const facts = await probe(settings, tools);
+    ctx.state.docker = facts.docker;
+    const checks = allChecks(facts, ctx.pins.tools, settings);
+    const blocking = blockers(checks);
+    if (blocking.length > 0) {
+      const [first, ...rest] = blocking;
+      throw new UserError(
+        `${first!.title}: ${first!.detail}`,
+        first!.fix,
+        1,
+        rest.map((c) => `also: ${c.title}: ${c.detail}${c.fix ? ` (fix: ${c.fix})` : ''}`),
+      );
+    }
+    ctx.state.warnings = checks.filter((c) => c.level === 'warn');
+    ctx.state.platform = platformOf(facts.docker.architecture);
+    if (settings.external) {
+      if (!(await tools.kubectl.contextExists())) {
+        throw new UserError(`kube context "${settings.context}" is not in your kubeconfig`, 'check `kubectl config get-contexts`, or drop --context to use kind');
+      }
+      const r = await tools.kubectl.reachable();
+      if (r.exitCode !== 0) throw new UserError(`the cluster of context "${settings.context}" does not answer: ${lastLine(r.stderr) || 'no reply'}`, 'check the cluster and your credentials (`kubectl --context ... get nodes`)');
+    }
+    const d = facts.docker;
+    return `Docker ${d.serverVersion}, ${(d.memTotalBytes / 1024 ** 3).toFixed(1)} GiB, ${d.cpus} CPUs${ctx.state.warnings.length ? `; ${ctx.state.warnings.length} warning(s)` : ''}`;
+  },
+};
+
+const offlineBundle: Step<UpContext> = {
+  name: 'bundle',
+  title: 'Offline image bundle',
+  async run(ctx) {
+    const file = ctx.options.images;
+    if (!file) return new Skip('no --images');
+    try {
+      await access(file);
+    } catch {
+      throw new UserError(`--images ${file}: no such file`, 'make one with `npm run bundle` on a machine with network');
+    }
+    await ctx.tools.docker.load(file);
+    const wanted = [ctx.pins.images.node, ...ctx.pins.images.pulled, ctx.pins.images.sink];
+    const missing: string[] = [];
+    for (const ref of wanted) if (!(await ctx.tools.docker.imageId(ref))) missing.push(ref);
+    if (missing.length > 0) {
+      throw new UserError(`the bundle ${file} lacks ${missing.join(', ')}`, 'the pins changed since it was made: run `npm run bundle` again');
+    }
+    return `loaded ${file} (${wanted.length} images)`;
+  },
+};
+
+async function createCluster(ctx: UpContext, config: string): Promise<void> {
+  try {
+    await ctx.tools.kind.create(ctx.settings.cluster, config);
+  } catch (e) {
+    const msg = e instanceof CommandError ? e.result.stderr : String(e);
+    if (/address already in use|port is already allocated/i.test(msg)) {
+      throw new UserError(`kind could not publish a host port: ${lastLine(msg)}`, 'another program took a port since preflight: `npm run doctor` shows which');
+    }
+    throw new UserError(`kind create cluster failed: ${lastLine(msg)}`, 'run `npm run up -- --verbose`; kind removed the half-made cluster, so running up again is safe');
+  }
+}
+
+const cluster: Step<UpContext> = {
+  name: 'cluster',
+  title: 'Kind cluster',
+  async run(ctx) {
+    const { settings, tools } = ctx;
+    const desired = desiredCluster(settings.cluster, await readFile(settings.paths.kindConfig, 'utf8'), settings.ports);
+    const [listed, node] = await Promise.all([tools.kind.clusters(), tools.docker.container(controlPlaneName(settings.cluster))]);
+    const decision = decideCluster({ listed: listed.includes(settings.cluster), node, desired });
+    ctx.state.node = controlPlaneName(settings.cluster);
+    let outcome: string;
+    switch (decision.action) {
+      case 'refuse':
+        throw new UserError(decision.reason, decision.fix);
+      case 'create':
+        await createCluster(ctx, desired.config);
+        outcome = 'created';
+        break;
+      case 'start':
+        await tools.docker.start(controlPlaneName(settings.cluster));
+        outcome = 'started (was stopped)';
+        break;
+      case 'reuse':
+        outcome = 'reused';
+        break;
+    }
+    // a cluster whose creation was interrupted has a node but no usable kubeconfig: make it again
+    if (!(await tools.kind.exportKubeconfig(settings.cluster))) {
+      if (decision.action === 'create') throw new UserError(`kind created "${settings.cluster}" but cannot write its kubeconfig`, 'check ~/.kube/config is writable (or KUBECONFIG)');
+      await tools.kind.delete(settings.cluster);
+      await createCluster(ctx, desired.config);
+      if (!(await tools.kind.exportKubeconfig(settings.cluster))) throw new UserError(`cannot write the kubeconfig of "${settings.cluster}"`, 'check ~/.kube/config is writable (or KUBECONFIG)');
+      outcome = 'recreated (the previous one was half-made)';
+    }
+    return `${settings.cluster} ${outcome} (context ${settings.context})`;
+  },
+};
+
+const nodesReady: Step<UpContext> = {
+  name: 'nodes',
+  title: 'Nodes and CoreDNS ready',
+  async run(ctx) {
+    const k = ctx.tools.kubectl;
+    const nodes = await k.waitNodesReady(180);
+    if (nodes.exitCode !== 0) {
+      throw new UserError(`nodes of ${ctx.settings.context} not Ready in 180s: ${lastLine(nodes.stderr)}`, 'check `docker logs <cluster>-control-plane`; if it is broken, `npm run down` and `npm run up`');
+    }
+    const dns = await k.rolloutStatus('deployment/coredns', 180, 'kube-system');
+    if (dns.exitCode !== 0) throw new UserError(`CoreDNS not ready in 180s: ${lastLine(dns.stderr)}`, '`kubectl -n kube-system describe pods -l k8s-app=kube-dns`');
+    return 'ready';
+  },
+};
+
+const registry: Step<UpContext> = {
+  name: 'registry',
+  title: 'Local registry',
+  async run(ctx) {
+    const { docker, kubectl } = ctx.tools;
+    const spec = { ...ctx.settings.registry, image: ctx.pins.tools.registry.image };
+    const c = await docker.container(spec.name);
+    const action = decideRegistry(c);
+    if (action === 'run') await docker.runDetached(registryRunArgs(spec));
+    if (action === 'start') await docker.start(spec.name);
+    const after = action === 'keep' ? c : await docker.container(spec.name);
+    if (!after.networks.includes('kind')) await docker.networkConnect('kind', spec.name);
+    const node = ctx.state.node ?? controlPlaneName(ctx.settings.cluster);
+    const path = hostsTomlPath(spec.port);
+    const want = hostsToml(spec);
+    const have = await docker.exec(node, ['sh', '-c', `cat '${path}' 2>/dev/null || true`]);
+    if (have !== want.trimEnd() && have !== want) {
+      await docker.exec(node, ['sh', '-c', `mkdir -p '${path.slice(0, path.lastIndexOf('/'))}' && cat > '${path}'`], want);
+    }
+    await kubectl.applyManifest(localRegistryConfigMap(spec), false);
+    return `${spec.name} on localhost:${spec.port} (${action === 'run' ? 'started' : action === 'start' ? 'restarted' : 'running'})`;
+  },
+};
+
+/** Saves refs to one archive and loads it into the kind node. */
+async function loadIntoKind(ctx: UpContext, refs: readonly string[]): Promise<void> {
+  if (refs.length === 0) return;
+  const dir = await mkdtemp(join(tmpdir(), 'mailkind-images-'));
+  try {
+    const archive = join(dir, 'images.tar');
+    const d = dockerOrFail(ctx);
+    await ctx.tools.docker.save(refs, archive, supportsSavePlatform(d.serverVersion) ? ctx.state.platform : undefined);
+    await ctx.tools.kind.loadImageArchive(ctx.settings.cluster, archive);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function nodeImages(ctx: UpContext): Promise<Set<string>> {
+  const out = await ctx.tools.docker.exec(ctx.state.node ?? controlPlaneName(ctx.settings.cluster), ['ctr', '--namespace', 'k8s.io', 'images', 'list', '--quiet']);
+  return new Set(out.split('\n').map((l) => l.trim()).filter(Boolean));
+}
+
+const images: Step<UpContext> = {
+  name: 'images',
+  title: 'Pinned images into the node',
+  async run(ctx, out) {
+    const wanted = ctx.pins.images.pulled;
+    const onNode = await nodeImages(ctx);
+    const onHost = new Set<string>();
+    for (const ref of wanted) if (!onNode.has(containerdName(ref)) && (await ctx.tools.docker.imageId(ref))) onHost.add(ref);
+    const plan = planImages(wanted, onNode, onHost, !ctx.options.images);
+    if (plan.unavailable.length > 0) throw new UserError(`not in the bundle nor on the node: ${plan.unavailable.join(', ')}`, 'run `npm run bundle` again');
+    if (plan.pull.length > 0) {
+      out.note(`pulling ${plan.pull.length} image(s) for ${ctx.state.platform}`);
+      await inParallel(plan.pull, 3, async (ref) => {
+        try {
+          await ctx.tools.docker.pull(ref, ctx.state.platform ?? 'linux/amd64');
+        } catch (e) {
+          const msg = e instanceof CommandError ? e.result.stderr : String(e);
+          throw new UserError(`pulling ${ref} failed: ${lastLine(msg)}`, pullFailureHint(msg));
+        }
+      });
+    }
+    if (plan.load.length > 0) {
+      out.note(`loading ${plan.load.length} image(s) into ${ctx.settings.cluster}`);
+      await loadIntoKind(ctx, plan.load);
+    }
+    return plan.load.length === 0 ? `all ${wanted.length} present` : `${plan.pull.length} pulled, ${plan.load.length} loaded, ${plan.present.length} present`;
+  },
+};
+
+async function liveSinkImageId(ctx: UpContext): Promise<string | undefined> {
+  try {
+    const d = await ctx.tools.kubectl.getJson<{ spec?: { template?: { metadata?: { annotations?: Record<string, string> } } } }>('deployment/smtp-sink');
+    return d.spec?.template?.metadata?.annotations?.[SINK_IMAGE_ANNOTATION];
+  } catch {
+    return undefined;
+  }
+}
+
+const sinkImage: Step<UpContext> = {
+  name: 'sink-image',
+  title: 'Sink image',
+  async run(ctx, out) {
+    const { docker } = ctx.tools;
+    const ref = ctx.pins.images.sink;
+    const root = ctx.settings.paths.root;
+    if (!ctx.options.images) {
+      out.note(`docker build ${ref}`);
+      try {
+        await docker.build({ context: root, dockerfile: join(root, 'sinks/smtp-sink/Dockerfile'), tag: ref });
+      } catch (e) {
+        const msg = e instanceof CommandError ? e.result.stderr : String(e);
+        throw new UserError(`building ${ref} failed: ${lastLine(msg)}`, 'run `docker build -f sinks/smtp-sink/Dockerfile .` to see the whole build log');
+      }
+    }
+    const id = await docker.imageId(ref);
+    if (!id) throw new UserError(`${ref} is not on the host after the build`, 'run `docker build -f sinks/smtp-sink/Dockerfile -t mailkind/smtp-sink:dev .`');
+    ctx.state.sinkImageId = id;
+    if (ctx.settings.external) {
+      const target = `${ctx.options.registry!.replace(/\/$/, '')}/smtp-sink:${id.replace(/^sha256:/, '').slice(0, 16)}`;
+      await docker.tag(ref, target);
+      await docker.push(target);
+      ctx.state.sinkImageRef = target;
+      return `built and pushed ${target}`;
+    }
+    const onNode = (await nodeImages(ctx)).has(containerdName(ref));
+    if (onNode && (await liveSinkImageId(ctx)) === id) return `unchanged (${id.slice(7, 19)})`;
+    await loadIntoKind(ctx, [ref]);
+    return `loaded ${id.slice(7, 19)}`;
+  },
+};
+
+const secrets: Step<UpContext> = {
+  name: 'secrets',
+  title: 'Namespace and Secrets',
+  async run(ctx) {
+    const { settings } = ctx;
+    const ensured = await ensureSecrets(settings.paths.secrets);
+    // the Namespace object itself comes with the manifests (with its pod-security labels);
+    // applying a second, different copy here would make each apply undo the other
+    const created = !(await ctx.tools.kubectl.namespaceExists());
+    if (created) await ctx.tools.kubectl.createNamespace();
+    const docs = secretObjects(ensured.secrets, settings.namespace).map((o) => stringify(o)).join('---\n');
+    const lines = await ctx.tools.kubectl.applyManifest(docs, false);
+    const changed = lines.filter((l) => !/unchanged$/.test(l)).length;
+    ctx.state.secretsOutcome = ensured.outcome;
+    return `file ${ensured.outcome}${ensured.added.length ? ` (+${ensured.added.join(', ')})` : ''}; ${created ? 'namespace created, ' : ''}${changed === 0 ? 'unchanged in cluster' : `${changed} Secret(s) applied`}`;
+  },
+};
+
+/** Objects of the full stack that a smaller profile does not have: left over from an earlier `up`. */
+export function leftoverRefs(fullYaml: string, profileYaml: string): string[] {
+  const refs = (text: string) =>
+    new Set(
+      parseAllDocuments(text)
+        .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } } | null)
+        .filter((o): o is { kind: string; metadata: { name: string } } => Boolean(o?.kind && o.metadata?.name) && o!.kind !== 'Namespace')
+        .map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`),
+    );
+  const profile = refs(profileYaml);
+  return [...refs(fullYaml)].filter((r) => !profile.has(r));
+}
+
+const manifests: Step<UpContext> = {
+  name: 'manifests',
+  title: 'Apply manifests',
+  async run(ctx) {
+    const { settings, state } = ctx;
+    const overlayDir = join(settings.paths.state, 'overlays', overlayName(settings.external ? settings.context : settings.cluster));
+    await mkdir(overlayDir, { recursive: true });
+    const ref = state.sinkImageRef;
+    const text = overlayKustomization({
+      overlayDir,
+      manifestsDir: settings.paths.manifests,
+      namespace: settings.namespace === 'mailkind' ? undefined : settings.namespace,
+      sinkImage: ref ? { newName: ref.slice(0, ref.lastIndexOf(':')), newTag: ref.slice(ref.lastIndexOf(':') + 1) } : undefined,
+      sinkImageId: state.sinkImageId,
+    });
+    await writeFile(join(overlayDir, 'kustomization.yaml'), text);
+    const lines = await ctx.tools.kubectl.applyKustomization(overlayDir);
+    const changed = lines.filter((l) => !/unchanged$/.test(l));
+    let removed = 0;
+    if (settings.profile !== 'full') {
+      const [full, mine] = await Promise.all([ctx.tools.kubectl.kustomize(join(settings.paths.root, 'manifests')), ctx.tools.kubectl.kustomize(settings.paths.manifests)]);
+      const gone = await ctx.tools.kubectl.deleteObjects(leftoverRefs(full, mine));
+      removed = gone.length;
+    }
+    return `${lines.length} objects, ${changed.length} changed${removed ? `, ${removed} removed (profile ${settings.profile})` : ''}`;
+  },
+};
+
+const rollout: Step<UpContext> = {
+  name: 'rollout',
+  title: 'Wait for the stack',
+  async run(ctx, out) {
+    const done = await waitForRollouts(ctx.tools.kubectl, ctx.settings.profile, ctx.options.rolloutTimeoutSeconds, (w) => out.note(`${w} ready`));
+    return `${done.length} workloads ready`;
+  },
+};
+
+export function upSteps(opts: Pick<UpOptions, 'forTilt'>, settings: Pick<Settings, 'external'>): Step<UpContext>[] {
+  if (settings.external) return opts.forTilt ? [preflight, secrets] : [preflight, sinkImage, secrets, manifests, rollout];
+  if (opts.forTilt) return [preflight, cluster, nodesReady, registry, secrets];
+  return [preflight, offlineBundle, cluster, nodesReady, registry, images, sinkImage, secrets, manifests, rollout];
+}

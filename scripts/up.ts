@@ -1,0 +1,68 @@
+// npm run up: reconcile a kind cluster (or --context cluster) running the whole stack.
+import { Command } from 'commander';
+import { addCommonOptions, isCI, makeToolkit, parseCommand, readPins, settingsFrom, HelpShown, type CommonFlags } from './lib/cli.js';
+import { runMain, UsageError } from './lib/errors.js';
+import { upSteps, type UpContext } from './lib/up-steps.js';
+import { chooseRenderer, runSteps } from './lib/steps.js';
+import { upSummary } from './lib/summary.js';
+
+interface UpFlags extends CommonFlags {
+  images?: string;
+  registry?: string;
+  forTilt?: boolean;
+  timeout: string;
+}
+
+const cmd = addCommonOptions(new Command('up'), true)
+  .description('Create or update the mailkind stack: kind cluster, registry, images, secrets, manifests; then wait until it is ready.')
+  .option('--images <archive>', 'use an offline image bundle from `npm run bundle` (no pulls, no build)')
+  .option('--registry <host/path>', 'with --context: where to push the sink image (e.g. registry.example.com/mailkind)')
+  .option('--for-tilt', 'only what the Tiltfile needs: cluster, registry, namespace and Secrets', false)
+  .option('--timeout <seconds>', 'how long each workload may take to become ready', '300')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  npm run up                              the full stack on kind (cluster "mailkind")
+  npm run up -- --profile minimal         no Mailman, one kumod (small laptops)
+  npm run up -- --images mailkind.tar     offline, from \`npm run bundle\`
+  npm run up -- --context my-ctx --registry registry.example.com/mailkind
+
+Environment: MAILKIND_CLUSTER, MAILKIND_CONTEXT, MAILKIND_NAMESPACE, MAILKIND_PROFILE,
+MAILKIND_PORT_* (host ports), CI=true (plain log lines instead of the live task list).
+Exit codes: 0 ready, 1 failed (the cause and a fix are printed), 2 bad usage.`,
+  );
+
+await runMain(async () => {
+  try {
+    parseCommand(cmd, process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof HelpShown) return 0;
+    throw e;
+  }
+  const flags = cmd.opts<UpFlags>();
+  const settings = settingsFrom(flags);
+  const timeout = Number(flags.timeout);
+  if (!/^\d+$/.test(flags.timeout) || timeout < 10) throw new UsageError(`--timeout ${flags.timeout}: give whole seconds, at least 10`);
+  if (settings.external && !flags.registry && !flags.forTilt) {
+    throw new UsageError('--context needs --registry: the cluster cannot see images built on this machine', 'add --registry <host/path> you can push to and the cluster can pull from');
+  }
+  if (flags.images && settings.external) throw new UsageError('--images works with kind only (it loads images into the kind node)');
+  const verbose = Boolean(flags.verbose);
+  const toolkit = makeToolkit(settings, { verbose });
+  const ctx: UpContext = {
+    settings,
+    options: { images: flags.images, registry: flags.registry, forTilt: Boolean(flags.forTilt), rolloutTimeoutSeconds: timeout },
+    tools: toolkit,
+    pins: readPins(settings),
+    state: { warnings: [] },
+  };
+  const renderer = chooseRenderer({ ci: isCI(), verbose, isTTY: Boolean(process.stdout.isTTY) });
+  const reports = await runSteps(upSteps(ctx.options, settings), ctx, { renderer });
+  if (ctx.options.forTilt) {
+    console.log(`mailkind: ${settings.context} is ready for Tilt (namespace ${settings.namespace})`);
+    return 0;
+  }
+  for (const line of upSummary(settings, reports, ctx.state.warnings)) console.log(line);
+  return 0;
+});

@@ -1,0 +1,111 @@
+// Failure modes of the real entry points (npm run up / down / status / bundle) against fake docker, kind and kubectl on PATH
+// (test/fixtures/fake-tools: they record their arguments and answer like the real CLIs) and the
+// real `kubectl kustomize`. What this proves: the command plans, idempotence, and the errors.
+// What it cannot: that a real Docker, kind and cluster behave as the fakes do (see README).
+import { createServer, type Server } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { fakeWorld, mutatingCalls, realKubectl, runEntry } from '../../helpers/fake-tools.js';
+
+const kubectl = realKubectl();
+const skip = kubectl ? undefined : 'kubectl not found: the fake kubectl renders manifests with the real `kubectl kustomize`';
+if (skip) console.warn(`bootstrap lifecycle tests skipped: ${skip}`);
+
+const line = (c: string[]) => c.join(' ');
+const noStackTrace = (text: string) => expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
+
+describe.skipIf(skip !== undefined)('npm run up failing well (fake docker and kind, real kustomize)', () => {
+  it('refuses to start when a host port is taken, naming it, before creating anything', async () => {
+    const w = await fakeWorld();
+    const blocker: Server = createServer();
+    await new Promise<void>((res) => blocker.listen(w.ports.kumoHttp, '127.0.0.1', res));
+    try {
+      const r = await runEntry('up', [], w.env);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`error: port ${w.ports.kumoHttp}: in use by another program (needed for kumomta HTTP (inject API))`);
+      expect(r.stderr).toContain('fix: stop what listens there');
+      noStackTrace(r.stderr);
+      expect(mutatingCalls(w.calls())).toEqual([]);
+    } finally {
+      blocker.close();
+    }
+  }, 60_000);
+
+  it('says Docker is not running, fast, with no stack trace and nothing done', async () => {
+    const w = await fakeWorld({ dockerDown: true });
+    const r = await runEntry('up', [], w.env);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.split('\n')[0]).toBe('error: Docker daemon: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?');
+    expect(r.stderr).toContain('fix: start Docker');
+    noStackTrace(r.stderr);
+    expect(mutatingCalls(w.calls())).toEqual([]);
+    const down = await runEntry('down', [], w.env);
+    expect(down.exitCode).toBe(1);
+    expect(down.stderr).toContain("error: Docker is not reachable");
+  }, 60_000);
+
+  it('recreates a half-made cluster (an interrupted up) and refuses a same-named cluster with another config', async () => {
+    const w = await fakeWorld();
+    expect((await runEntry('up', ['--for-tilt'], w.env)).exitCode).toBe(0);
+    // interrupted: the node exists but its kubeconfig cannot be read
+    w.setState({ halfMade: ['mailkind'] });
+    const r = await runEntry('up', ['--for-tilt'], w.env);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain('recreated (the previous one was half-made)');
+    expect(w.calls().map(line)).toContain('kind delete cluster --name mailkind');
+
+    // someone made "mailkind" by hand with the default ports: different from ours
+    const other = await fakeWorld();
+    other.setState({
+      clusters: ['mailkind'],
+      containers: { 'mailkind-control-plane': { running: true, image: 'kindest/node:v1.30.0', ports: { '30800/tcp': [{ HostIp: '0.0.0.0', HostPort: '8000' }] }, networks: ['kind'] } },
+    });
+    const refused = await runEntry('up', [], other.env);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(/error: a kind cluster named "mailkind" exists with a different configuration: node image is kindest\/node:v1\.30\.0/);
+    expect(refused.stderr).toContain('fix: delete it with `npm run down -- --cluster mailkind`');
+    expect(other.calls().map(line)).not.toContain('kind delete cluster --name mailkind');
+  }, 90_000);
+
+  it('a rollout that times out prints the failing pod, its events and its last log lines', async () => {
+    const w = await fakeWorld({ rolloutFail: ['statefulset/kumomta'] });
+    const r = await runEntry('up', ['--timeout', '30'], w.env);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('error: statefulset/kumomta not ready after 30s (CrashLoopBackOff): error: timed out waiting for the condition');
+    expect(r.stderr).toContain('fix: the container keeps exiting');
+    expect(r.stderr).toContain('pod kumomta-0: Pending, CrashLoopBackOff');
+    expect(r.stderr).toContain('Warning BackOff: Back-off restarting failed container');
+    expect(r.stderr).toContain('policy error: init.lua:42');
+    noStackTrace(r.stderr);
+
+    const status = await runEntry('status', [], w.env);
+    expect(status.exitCode).toBe(1);
+    expect(status.stdout).toMatch(/^kumomta\s+0\/2\s+4\s+http:\/\/127\.0\.0\.1:\d+\/api\/inject\/v1$/m);
+    expect(status.stdout).toMatch(/^smtp-sink\s+1\/1\s+0\s+http:\/\/127\.0\.0\.1:\d+\/$/m);
+    expect(status.stdout).toContain('! BackOff: Back-off restarting failed container (x4)');
+  }, 60_000);
+
+  it('a refused pull gets the rate-limit hint', async () => {
+    const w = await fakeWorld({ deniedPulls: ['postgres:17.10-alpine3.23'] });
+    const r = await runEntry('up', [], w.env);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('error: pulling postgres:17.10-alpine3.23 failed: Error response from daemon: toomanyrequests');
+    expect(r.stderr).toContain('fix: Docker Hub rate limit: `docker login`');
+  }, 60_000);
+
+  it('bundle, then up --images with no network: nothing pulled, nothing built', async () => {
+    const w = await fakeWorld();
+    const bundle = await runEntry('bundle', ['--output', `${w.dir}/b.tar`], w.env);
+    expect(bundle.exitCode, bundle.stderr).toBe(0);
+    expect(bundle.stdout).toContain(`use it offline: npm run up -- --images ${w.dir}/b.tar`);
+    // a fresh machine: no images on the host, no network
+    w.setState({ hostImages: {}, offline: true });
+    const up = await runEntry('up', ['--images', `${w.dir}/b.tar`], w.env);
+    expect(up.exitCode, up.stderr).toBe(0);
+    const calls = w.calls().map(line).slice(w.calls().findIndex((c) => c[0] === 'docker' && c[1] === 'image' && c[2] === 'load'));
+    expect(calls.filter((c) => c.startsWith('docker pull') || c.startsWith('docker build'))).toEqual([]);
+
+    const missing = await runEntry('up', ['--images', `${w.dir}/nope.tar`], w.env);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain('no such file');
+  }, 90_000);
+});

@@ -1,0 +1,120 @@
+// Real processes and real HTTP: the execa runner, --install-tools' download and checksum check
+// (against a local server standing in for the release hosts), the generated overlay rendered by
+// the real `kubectl kustomize`, and `npm run up` as a new user on a machine with no Docker engine.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { CommandError, execaRunner } from '../../../scripts/lib/exec/runner.js';
+import { downloads, installTool, parseChecksum } from '../../../scripts/lib/install-tools.js';
+import { overlayKustomization } from '../../../scripts/lib/overlay.js';
+import { readToolPins } from '../../../scripts/lib/pins.js';
+import { ROOT, realKubectl } from '../../helpers/fake-tools.js';
+
+describe('execaRunner', () => {
+  const run = execaRunner();
+  it('returns output, throws a one-line CommandError on failure, and knows a missing program', async () => {
+    expect((await run('sh', ['-c', 'echo hi; echo warn >&2'])).stdout).toBe('hi');
+    const e = await run('sh', ['-c', 'echo one >&2; echo "the real error" >&2; exit 3']).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CommandError);
+    expect((e as Error).message).toBe("sh -c 'echo one >&2; echo \"the real error\" >&2; exit 3': exit 3: the real error");
+    const missing = await run('mailkind-no-such-tool', ['x'], { reject: false });
+    expect(missing).toMatchObject({ notFound: true });
+    expect(await run('sleep', ['5'], { reject: false, timeoutMs: 200 })).toMatchObject({ timedOut: true });
+    expect((await run('cat', [], { input: 'from stdin' })).stdout).toBe('from stdin');
+  });
+});
+
+describe('doctor --install-tools: download and verify', () => {
+  const binary = Buffer.from('#!/bin/sh\necho fake kind\n');
+  const good = createHash('sha256').update(binary).digest('hex');
+  let server: Server;
+  let base = '';
+  let checksum = `${good}  kind-linux-amd64\n`;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url?.endsWith('.sha256sum')) return res.end(checksum);
+      if (req.url?.endsWith('/kind-linux-amd64')) return res.end(binary);
+      res.statusCode = 404;
+      res.end('not found');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const a = server.address();
+    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+  });
+  afterAll(() => server.close());
+
+  it('builds the release URLs of the pinned versions', () => {
+    const pins = readToolPins(ROOT);
+    const [kind, kubectl] = downloads(pins, 'linux', 'x64');
+    expect(kind!.url).toBe(`https://github.com/kubernetes-sigs/kind/releases/download/${pins.kind.version}/kind-linux-amd64`);
+    expect(kind!.checksumUrl).toBe(`${kind!.url}.sha256sum`);
+    expect(kubectl!.url).toBe(`https://dl.k8s.io/release/${pins.kubectl.version}/bin/linux/amd64/kubectl`);
+    expect(kubectl!.checksumUrl).toBe(`${kubectl!.url}.sha256`);
+    expect(downloads(pins, 'darwin', 'arm64')[0]!.url).toMatch(/kind-darwin-arm64$/);
+    expect(() => downloads(pins, 'win32', 'x64')).toThrow(/Linux and macOS/);
+    expect(parseChecksum(`${good}\n`)).toBe(good);
+    expect(() => parseChecksum('<html>')).toThrow(/no SHA-256/);
+  });
+
+  it('installs an executable whose checksum matches, and nothing when it differs', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'mailkind-bin-'));
+    const d = { tool: 'kind' as const, version: 'v0.32.0', url: `${base}/v0.32.0/kind-linux-amd64`, checksumUrl: `${base}/v0.32.0/kind-linux-amd64.sha256sum` };
+    const path = await installTool(d, bin);
+    expect(statSync(path).mode & 0o111).not.toBe(0);
+    expect((await execa(path)).stdout).toBe('fake kind');
+
+    checksum = `${'0'.repeat(64)}  kind-linux-amd64\n`;
+    const other = mkdtempSync(join(tmpdir(), 'mailkind-bin-'));
+    await expect(installTool(d, other)).rejects.toThrow(/checksum mismatch .*not installed/);
+    expect(readdirSync(other)).toEqual([]);
+    await expect(installTool({ ...d, url: `${base}/nope` }, other)).rejects.toThrow(/HTTP 404/);
+  });
+});
+
+const kubectl = realKubectl();
+describe.skipIf(!kubectl)('the generated overlay, rendered by the real kubectl kustomize', () => {
+  it('renames the namespace everywhere, points the sink at a pushed image and annotates its template', async () => {
+    const state = mkdtempSync(join(ROOT, '.mailkind', 'test-overlay-'));
+    mkdirSync(state, { recursive: true });
+    writeFileSync(
+      join(state, 'kustomization.yaml'),
+      overlayKustomization({
+        overlayDir: state,
+        manifestsDir: join(ROOT, 'manifests/profiles/minimal'),
+        namespace: 'team-a',
+        sinkImage: { newName: 'registry.example.com/mailkind/smtp-sink', newTag: '0123456789abcdef' },
+        sinkImageId: 'sha256:feedface',
+      }),
+    );
+    const { stdout } = await execa(kubectl!, ['kustomize', state]);
+    const objects = parseAllDocuments(stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string }; spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: { containers?: { image: string }[] } } } });
+    expect(objects.find((o) => o.kind === 'Namespace')?.metadata.name).toBe('team-a');
+    expect(objects.filter((o) => o.kind !== 'Namespace').every((o) => o.metadata.namespace === 'team-a')).toBe(true);
+    const sink = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'smtp-sink')!;
+    expect(sink.spec?.template?.spec?.containers?.[0]?.image).toBe('registry.example.com/mailkind/smtp-sink:0123456789abcdef');
+    expect(sink.spec?.template?.metadata?.annotations?.['mailkind.dev/sink-image-id']).toBe('sha256:feedface');
+    expect(objects.some((o) => o.metadata.name.startsWith('mailman'))).toBe(false);
+    await import('node:fs/promises').then((fs) => fs.rm(state, { recursive: true, force: true }));
+  });
+});
+
+describe('a new user on this machine (no Docker engine): npm run up', () => {
+  it('fails fast with the cause and a fix, no stack trace', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'mailkind-newuser-'));
+    const started = performance.now();
+    const r = await execa('npm', ['run', '--silent', 'up'], { cwd: ROOT, reject: false, env: { CI: 'true', MAILKIND_STATE_DIR: state }, timeout: 30_000 });
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`npm run up without a Docker engine: exit ${r.exitCode} after ${seconds.toFixed(1)} s: ${String(r.stderr).split('\n')[0]}`);
+    expect(r.exitCode).toBe(1);
+    expect(seconds).toBeLessThan(15);
+    expect(String(r.stderr)).toMatch(/^error: Docker daemon: /m);
+    expect(String(r.stderr)).toMatch(/^ {2}fix: (start|install) Docker/m);
+    expect(String(r.stderr)).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+    expect(existsSync(join(state, 'secrets.json')), 'nothing generated before preflight passes').toBe(false);
+  });
+});
