@@ -113,3 +113,27 @@ describe.skipIf(skip !== undefined)('npm run up / down / status (fake docker and
     expect(minimal.stdout).not.toContain('/postorius/');
   }, 120_000);
 });
+
+describe.skipIf(skip !== undefined)('npm run up / down --context (a cluster kind did not make)', () => {
+  it('pushes the sink to the named registry, applies with that image, and never calls kind; down deletes the namespace', async () => {
+    const w = await fakeWorld({ externalContexts: ['staging'] });
+    const noRegistry = await runEntry('up', ['--context', 'staging'], w.env);
+    expect(noRegistry.exitCode).toBe(2);
+    expect(noRegistry.stderr).toContain('error: --context needs --registry');
+
+    const r = await runEntry('up', ['--context', 'staging', '--registry', 'registry.example.com/mailkind', '--namespace', 'mail-test'], w.env);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const calls = w.calls().map(line);
+    expect(calls.filter((c) => c.startsWith('kind '))).toEqual([]);
+    const push = calls.find((c) => c.startsWith('docker image push'));
+    expect(push).toMatch(/^docker image push --quiet registry\.example\.com\/mailkind\/smtp-sink:[0-9a-f]{16}$/);
+    const sink = JSON.parse(w.state().applied['staging|mail-test|Deployment|smtp-sink']!) as { spec: { template: { spec: { containers: { image: string }[] } } } };
+    expect(`docker image push --quiet ${sink.spec.template.spec.containers[0]!.image}`).toBe(push);
+    expect(Object.keys(w.state().applied)).toContain('staging||Namespace|mail-test');
+
+    const down = await runEntry('down', ['--context', 'staging', '--namespace', 'mail-test'], w.env);
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(down.stdout).toContain('deleted namespace mail-test in staging (its PVCs with it)');
+    expect(w.calls().map(line)).toContain('kubectl --context staging delete namespace mail-test --ignore-not-found --wait=true');
+  }, 60_000);
+});
