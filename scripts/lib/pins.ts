@@ -87,3 +87,10 @@ export function versionAtLeast(have: string, minimum: string): boolean {
   for (let i = 0; i < 3; i++) if (a[i]! !== b[i]!) return a[i]! > b[i]!;
   return true;
 }
+
+/** Images only the full profile runs (Mailman and its database); minimal neither pulls nor loads them. */
+const FULL_PROFILE_ONLY = ['maxking/mailman-core', 'maxking/mailman-web', 'postgres'];
+
+export function imagesForProfile(pulled: readonly string[], runsMailman: boolean): string[] {
+  return runsMailman ? [...pulled] : pulled.filter((ref) => !FULL_PROFILE_ONLY.some((name) => ref.startsWith(`${name}:`) || ref.startsWith(`${name}@`)));
+}

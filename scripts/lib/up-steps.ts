@@ -13,13 +13,13 @@ import { inParallel, planImages, pullFailureHint } from './images.js';
 import type { Kind } from './kind.js';
 import type { Kubectl } from './kubectl.js';
 import { overlayKustomization, overlayName, SINK_IMAGE_ANNOTATION } from './overlay.js';
-import { containerdName, type ImagePins, type ToolPins } from './pins.js';
+import { containerdName, imagesForProfile, type ImagePins, type ToolPins } from './pins.js';
 import { probe } from './probe.js';
 import { decideRegistry, hostsToml, hostsTomlPath, localRegistryConfigMap, registryRunArgs } from './registry.js';
 import { waitForRollouts } from './rollout.js';
 import { secretObjects } from './secrets.js';
 import { ensureSecrets } from './secrets-file.js';
-import type { Settings } from './settings.js';
+import { profileRunsMailman, type Settings } from './settings.js';
 import { Skip, type Step } from './steps.js';
 import type { Tilt } from './tilt.js';
 
@@ -231,7 +231,7 @@ const images: Step<UpContext> = {
   name: 'images',
   title: 'Pinned images into the node',
   async run(ctx, out) {
-    const wanted = ctx.pins.images.pulled;
+    const wanted = imagesForProfile(ctx.pins.images.pulled, profileRunsMailman(ctx.settings.profile));
     const onNode = await nodeImages(ctx);
     const onHost = new Set<string>();
     for (const ref of wanted) if (!onNode.has(containerdName(ref)) && (await ctx.tools.docker.imageId(ref))) onHost.add(ref);

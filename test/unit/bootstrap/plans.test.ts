@@ -1,6 +1,6 @@
 // Pure plans: images, registry, overlay text, rollout order and pod diagnosis, status rows, steps.
 import { describe, expect, it } from 'vitest';
-import { containerdName, imagesFromKustomization, nodeImageFromKindConfig, readImagePins, versionAtLeast } from '../../../scripts/lib/pins.js';
+import { containerdName, imagesForProfile, imagesFromKustomization, nodeImageFromKindConfig, readImagePins, versionAtLeast } from '../../../scripts/lib/pins.js';
 import { inParallel, planImages, pullFailureHint } from '../../../scripts/lib/images.js';
 import { decideRegistry, hostsToml, localRegistryConfigMap, registryRunArgs } from '../../../scripts/lib/registry.js';
 import { overlayKustomization, overlayName } from '../../../scripts/lib/overlay.js';
@@ -21,6 +21,9 @@ describe('pins', () => {
     for (const ref of pins.pulled) expect(ref).toMatch(/^[\w./-]+:[\w.-]+$/);
     expect(pins.node).toMatch(/^kindest\/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/);
     expect(() => imagesFromKustomization('images:\n  - name: postgres\n')).toThrow(/postgres has no newTag/);
+    const minimal = imagesForProfile(pins.pulled, false);
+    expect(minimal.map((r) => r.split(':')[0])).toEqual(['docker.dragonflydb.io/dragonflydb/dragonfly', 'ghcr.io/kumocorp/kumomta']);
+    expect(imagesForProfile(pins.pulled, true)).toEqual(pins.pulled);
     expect(() => nodeImageFromKindConfig('nodes: []')).toThrow(/one pinned node image/);
   });
 
