@@ -7,6 +7,10 @@ import { RateWindow } from '../record/rate.js';
 import type { MessageRecord, SinkStore } from '../record/store.js';
 
 const RECENT = 25;
+/** Dashboards at once; a workshop projector plus attendees' laptops fit well under this. */
+export const MAX_EVENT_CLIENTS = 100;
+/** A client that stops reading is dropped once this much is queued for it, so it cannot grow the heap. */
+export const MAX_QUEUED_BYTES = 1024 * 1024;
 /** Complete seconds of rate each tick repeats. */
 const TAIL = 5;
 
@@ -79,6 +83,11 @@ export class EventHub {
   }
 
   attach(res: ServerResponse, headOnly = false): void {
+    if (!headOnly && this.#clients.size >= MAX_EVENT_CLIENTS) {
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '10' });
+      res.end(JSON.stringify({ error: `too many live dashboards (at most ${MAX_EVENT_CLIENTS}); close one or poll /api/stats` }));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     if (headOnly) {
       res.end();
@@ -128,7 +137,10 @@ export class EventHub {
 }
 
 function write(res: ServerResponse, event: string, data: unknown): void {
+  if (res.destroyed) return;
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  // not reading: drop it (its 'close' handler forgets it) rather than buffer without bound
+  if (res.writableLength > MAX_QUEUED_BYTES) res.destroy();
 }
 
 export function statsView(store: SinkStore, rate: RateWindow, now = Date.now()) {

@@ -16,6 +16,24 @@ export class FastGreetingSMTPServer extends SMTPServer {
   }
 
   /** Open sockets, including ones about to be refused with 421 (smtp-server calls onClose for those too). */
+  readonly #delayed = new Set<NodeJS.Timeout>();
+
+  /** Runs `then` after `ms` (a slow- fault's reply); close() cancels what is still waiting. */
+  later(ms: number, then: () => void): void {
+    const timer = setTimeout(() => {
+      this.#delayed.delete(timer);
+      then();
+    }, ms);
+    this.#delayed.add(timer);
+  }
+
+  override close(callback?: () => void): void {
+    // a pending slow reply would otherwise hold the process (and a dead session) until it fires
+    for (const t of this.#delayed) clearTimeout(t);
+    this.#delayed.clear();
+    super.close(callback);
+  }
+
   get openConnections(): number {
     return this.#byId.size;
   }

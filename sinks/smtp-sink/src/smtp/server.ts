@@ -52,10 +52,10 @@ export function createSmtpServer({ config, store, faults, tls }: SmtpDeps): Fast
 
   const delay = (ms: number, then: () => void) => {
     store.delayedReplies++;
-    setTimeout(() => {
+    server.later(ms, () => {
       store.delayedReplies--;
       then();
-    }, ms);
+    });
   };
 
   const dropConnection = (session: SMTPServerSession) => server.connectionOf(session.id)?._socket.destroy();
