@@ -1,16 +1,18 @@
-// A temporary world for running the real entry points (scripts/*.ts) against the fake docker,
-// kind and kubectl of test/fixtures/fake-tools: its own PATH, state file, command log, state dir
-// (secrets, overlays) and free host ports, so tests neither touch the machine nor each other.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+// A temporary world for running the real entry points (scripts/*.ts) against fake docker, kind
+// and kubectl executables on PATH: bash shims that hand their argv (and stdin) over loopback TCP
+// to test/fixtures/fake-tools/fake-cli.mjs in this process, which answers like the real CLI and
+// records the call. Each world has its own PATH, state, state dir (secrets, overlays) and free
+// host ports, so tests neither touch the machine nor each other.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { PORT_KEYS, PORTS } from '../../scripts/lib/settings.js';
+import { DEFAULT_STATE, runFake, type FakeState } from '../fixtures/fake-tools/fake-cli.mjs';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const FAKE = join(ROOT, 'test/fixtures/fake-tools/fake-tools.mjs');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
 
 /** The real kubectl (for `kubectl kustomize`), or undefined when the machine has none. */
@@ -22,8 +24,6 @@ export function realKubectl(): string | undefined {
   return undefined;
 }
 
-export type FakeState = Record<string, unknown>;
-
 export interface FakeWorld {
   dir: string;
   env: Record<string, string>;
@@ -31,8 +31,8 @@ export interface FakeWorld {
   registryPort: number;
   /** every fake command run so far, as argv arrays with the tool first */
   calls(): string[][];
-  state(): FakeState & { applied: Record<string, string>; clusters: string[]; containers: Record<string, unknown>; nodeImages: Record<string, string[]> };
-  setState(patch: FakeState): void;
+  state(): FakeState;
+  setState(patch: Partial<FakeState>): void;
   secretsPath: string;
 }
 
@@ -47,26 +47,76 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function fakeWorld(initial: FakeState = {}): Promise<FakeWorld> {
+/** The shim: argv and stdin out as NUL-separated fields, exit code and base64 stdout/stderr back. */
+function shim(tool: string, port: number): string {
+  return `#!/usr/bin/env bash
+# fake ${tool} for mailkind's lifecycle tests (test/helpers/fake-tools.ts)
+export LC_ALL=C
+need=0
+for a in "$@"; do case "$a" in -|-i) need=1 ;; esac; done
+data=''
+if [ "$need" = 1 ]; then data=$(cat; printf x); data=\${data%x}; fi
+exec 3<>/dev/tcp/127.0.0.1/${port} || exit 99
+{ printf '%s\\0' ${tool} "$#" "$@" "\${#data}"; printf '%s' "$data"; } >&3
+IFS= read -r code <&3
+IFS= read -r o <&3
+IFS= read -r e <&3
+[ -n "$o" ] && printf '%s' "$o" | base64 -d
+[ -n "$e" ] && printf '%s' "$e" | base64 -d >&2
+exit "$code"
+`;
+}
+
+/** Serves one world's fake CLI: parses a shim's request, runs it, answers. */
+function serve(state: FakeState, calls: string[][], kubectl: string): Promise<number> {
+  const server = createServer((socket: Socket) => {
+    let buf = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      // fields: tool, argc, argv..., stdin length; then the stdin bytes
+      const fields: string[] = [];
+      let at = 0;
+      for (;;) {
+        const nul = buf.indexOf(0, at);
+        if (nul === -1) return;
+        fields.push(buf.subarray(at, nul).toString('utf8'));
+        at = nul + 1;
+        if (fields.length >= 2 && fields.length === Number(fields[1]) + 3) break;
+      }
+      const length = Number(fields.at(-1));
+      if (buf.length - at < length) return;
+      const [tool, , ...rest] = fields;
+      const args = rest.slice(0, -1);
+      calls.push([tool!, ...args]);
+      const r = runFake(state, tool!, args, buf.subarray(at, at + length).toString('utf8'), kubectl);
+      socket.end(`${r.code}\n${Buffer.from(r.stdout).toString('base64')}\n${Buffer.from(r.stderr).toString('base64')}\n`);
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  server.unref();
+  return new Promise((res) =>
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      res(typeof a === 'object' && a ? a.port : 0);
+    }),
+  );
+}
+
+export async function fakeWorld(initial: Partial<FakeState> = {}): Promise<FakeWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'mailkind-fake-'));
   const bin = join(dir, 'bin');
-  const statePath = join(dir, 'state.json');
-  const logPath = join(dir, 'calls.jsonl');
-  writeFileSync(logPath, '');
-  writeFileSync(statePath, JSON.stringify(initial));
-  await import('node:fs/promises').then((fs) => fs.mkdir(bin));
+  mkdirSync(bin);
+  const state: FakeState = { ...structuredClone(DEFAULT_STATE), ...structuredClone(initial) };
+  const calls: string[][] = [];
+  const port = await serve(state, calls, realKubectl() ?? '/nonexistent/kubectl');
   for (const tool of ['docker', 'kind', 'kubectl']) {
-    const shim = join(bin, tool);
-    writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${FAKE}" ${tool} "$@"\n`);
-    chmodSync(shim, 0o755);
+    writeFileSync(join(bin, tool), shim(tool, port));
+    chmodSync(join(bin, tool), 0o755);
   }
   const ports: Record<string, number> = {};
   const env: Record<string, string> = {
     PATH: `${bin}:${dirname(process.execPath)}:/usr/bin:/bin`,
     HOME: dir,
-    FAKE_STATE: statePath,
-    FAKE_LOG: logPath,
-    REAL_KUBECTL: realKubectl() ?? '/nonexistent/kubectl',
     MAILKIND_STATE_DIR: join(dir, 'state'),
     CI: 'true',
   };
@@ -93,13 +143,9 @@ export async function fakeWorld(initial: FakeState = {}): Promise<FakeWorld> {
     ports,
     registryPort,
     secretsPath: join(dir, 'state', 'secrets.json'),
-    calls: () =>
-      readFileSync(logPath, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as string[]),
-    state: () => JSON.parse(readFileSync(statePath, 'utf8')) as ReturnType<FakeWorld['state']>,
-    setState: (patch) => writeFileSync(statePath, JSON.stringify({ ...(JSON.parse(readFileSync(statePath, 'utf8')) as FakeState), ...patch })),
+    calls: () => calls.map((c) => [...c]),
+    state: () => state,
+    setState: (patch) => Object.assign(state, structuredClone(patch)),
   };
 }
 

@@ -108,4 +108,22 @@ describe.skipIf(skip !== undefined)('npm run up failing well (fake docker and ki
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('no such file');
   }, 90_000);
+
+  it('doctor: a table with a fix per problem, exit 1 on blockers, --json', async () => {
+    const w = await fakeWorld();
+    const ok = await runEntry('doctor', [], w.env);
+    expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^ok\s+Docker daemon\s+28\.2\.2 \(Fake Engine, x86_64\)$/m);
+    expect(ok.stdout).toMatch(/^ok\s+Docker memory\s+8\.0 GiB/m);
+    expect(ok.stdout).toMatch(/^ok\s+kind\s+kind v0\.32\.0/m);
+    expect(ok.stdout).toMatch(/^--\s+tilt \(optional\)\s+not installed/m);
+    expect(ok.stdout).toContain('ready for `npm run up`');
+    const down = await fakeWorld({ dockerDown: true });
+    const bad = await runEntry('doctor', ['--json'], down.env);
+    expect(bad.exitCode).toBe(1);
+    const report = JSON.parse(bad.stdout) as { ready: boolean; checks: { id: string; level: string; fix?: string }[] };
+    expect(report.ready).toBe(false);
+    expect(report.checks.find((c) => c.id === 'docker')).toMatchObject({ level: 'fail', fix: expect.stringContaining('start Docker') as string });
+    noStackTrace(bad.stderr);
+  }, 60_000);
 });

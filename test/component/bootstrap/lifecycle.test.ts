@@ -33,7 +33,7 @@ describe.skipIf(skip !== undefined)('npm run up / down / status (fake docker and
     expect(calls).toContain(`docker run --detach --restart=always --publish 127.0.0.1:${w.registryPort}:5000 --network bridge --name kind-registry registry:3.0.0`);
     expect(calls).toContain('docker network connect kind kind-registry');
     const st = w.state();
-    expect(Object.entries(st.nodeFiles as Record<string, string>)).toEqual([
+    expect(Object.entries(st.nodeFiles)).toEqual([
       [`mailkind-control-plane:/etc/containerd/certs.d/localhost:${w.registryPort}/hosts.toml`, '[host."http://kind-registry:5000"]\n'],
     ]);
     expect(Object.keys(st.applied)).toContain('kind-mailkind|kube-public|ConfigMap|local-registry-hosting');
@@ -88,6 +88,11 @@ describe.skipIf(skip !== undefined)('npm run up / down / status (fake docker and
     const downAgain = await runEntry('down', [], w.env);
     expect(downAgain.exitCode).toBe(0);
     expect(downAgain.stdout).toContain('kind cluster mailkind was not there');
+    const purge = await runEntry('down', ['--purge'], w.env);
+    expect(purge.exitCode, purge.stderr).toBe(0);
+    expect(purge.stdout).toContain('removed registry container kind-registry');
+    expect(w.state().containers['kind-registry']).toBeUndefined();
+    expect((await import('node:fs')).existsSync(w.secretsPath)).toBe(false);
   }, 120_000);
 
   it('status: the table, --json, and credentials only with --show-secrets; minimal profile removes Mailman', async () => {
