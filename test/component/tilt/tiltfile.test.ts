@@ -44,6 +44,8 @@ const tilt = findTilt();
 const renderer = findRenderer(ROOT);
 const skip = 'skip' in tilt ? tilt.skip : 'skip' in renderer ? renderer.skip : undefined;
 if (skip) console.warn(`skipping test/component/tilt: ${skip}`);
+// Tilt merges a tilt_config.json beside the Tiltfile into the arguments of every run below
+if (existsSync(join(ROOT, 'tilt_config.json'))) console.warn('test/component/tilt: tilt_config.json changes the Tiltfile defaults these tests expect; move it away if they fail');
 else if ('version' in tilt && !tilt.version.startsWith(`v${PINNED},`)) {
   console.warn(`test/component/tilt: using ${tilt.file} (${tilt.version}); tested with ${PINNED} (scripts/provision/tilt.pin)`);
 }
