@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Builds the tilt CLI at the version pinned in scripts/provision/tilt.pin from its Go module into
+# .cache/bin/tilt (git-ignored), for the Tiltfile test. Developers running `tilt up` can use it or
+# an official tilt release.
+#
+#   scripts/provision/tilt.sh           build, or do nothing if .cache/bin/tilt is the pinned version
+#   scripts/provision/tilt.sh --force   rebuild
+#
+# Needs Go >= the version tilt's go.mod names and the Go module proxy. Takes several minutes on two
+# cores with a cold Go build cache. Every module is checksum-verified; see tilt.pin for the one
+# go.sum line that is verified against the checksum database instead of tilt's go.sum.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+PIN=scripts/provision/tilt.pin
+BIN=.cache/bin/tilt
+
+log() { printf 'provision/tilt: %s\n' "$*"; }
+die() { printf 'provision/tilt: %s\n' "$*" >&2; exit 1; }
+
+force=no
+case "${1:-}" in
+  --force) force=yes ;;
+  '') ;;
+  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) die "unknown argument: $1 (try --help)" ;;
+esac
+
+version=$(awk '$1 == "version" { print $2 }' "$PIN")
+[ -n "$version" ] || die "no 'version' line in $PIN"
+# "module version" pairs whose zip hash comes from the checksum database, not tilt's go.sum
+overrides=$(awk '$1 == "sumdb-over-gosum" { print $2 " " $3 }' "$PIN")
+
+# `tilt version` prints "v0.37.6, built 2026-..."
+if [ "$force" = no ] && [ -x "$BIN" ] && "$BIN" version 2>/dev/null | grep -q "^v$version,"; then
+  log "tilt $version already built in $BIN (nothing to do)"
+  exit 0
+fi
+
+command -v go >/dev/null || die "go not found: install Go (https://go.dev/dl/) or put an official tilt $version on PATH"
+[ "$(go env GOSUMDB)" != off ] || die "GOSUMDB=off: refusing to build tilt without checksum verification"
+# Never let the environment exempt modules from verification; no toolchain download either.
+export GONOSUMDB='' GOPRIVATE='' GOINSECURE='' GOTOOLCHAIN=local
+# -mod=mod lets go add go.sum entries it verified against the checksum database; a line that is
+# present and disagrees is still a hard error.
+export GOFLAGS='-mod=mod -buildvcs=false'
+
+work=$(mktemp -d)
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+
+log "downloading github.com/tilt-dev/tilt@v$version (verified against the checksum database)"
+# `go install tilt@version` is not possible: tilt's go.mod has replace directives, which go install
+# refuses. Building inside the module cache copy fails on the buildx line (see tilt.pin). So: a
+# throwaway main module with tilt's exact go.mod (requirements, replaces) and go.sum, which
+# requires tilt itself and builds its cmd/tilt.
+src=$(cd "$work" && go mod download -json "github.com/tilt-dev/tilt@v$version") \
+  || die "go mod download failed: $src"
+dir=$(printf '%s' "$src" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+[ -f "$dir/go.mod" ] && [ -f "$dir/go.sum" ] || die "no go.mod/go.sum in the downloaded module ($dir)"
+
+mkdir "$work/m"
+cp "$dir/go.mod" "$work/m/go.mod"
+chmod u+w "$work/m/go.mod"
+cp "$dir/go.sum" "$work/gosum.tilt"
+drop=()
+while read -r mod ver; do
+  [ -n "$mod" ] || continue
+  drop+=(-e "$mod $ver h1:")
+done <<<"$overrides"
+if [ "${#drop[@]}" -gt 0 ]; then
+  # only the zip-hash line goes; the module's go.mod hash stays checked against tilt's go.sum
+  grep -v -F "${drop[@]}" "$work/gosum.tilt" >"$work/m/go.sum"
+else
+  cp "$work/gosum.tilt" "$work/m/go.sum"
+fi
+(
+  cd "$work/m"
+  go mod edit -module mailkind.invalid/tilt-build -require "github.com/tilt-dev/tilt@v$version"
+  log "building tilt $version with $(go version | awk '{print $3}') (several minutes on a cold build cache)"
+  start=$SECONDS
+  # -X main.version/date: what `tilt version` prints (goreleaser sets them for official releases)
+  go build -trimpath -ldflags "-s -w -X main.version=$version -X main.date=$(date -u +%Y-%m-%d)" \
+    -o "$work/tilt" github.com/tilt-dev/tilt/cmd/tilt
+  log "built in $((SECONDS - start))s"
+)
+
+# Audit the binary's own record of its modules: each must carry the hash tilt's go.sum has,
+# except the pinned overrides (verified by the checksum database above).
+# A replaced module shows as a hash-less `dep` line followed by its `=>` line, which has the hash.
+go version -m "$work/tilt" | awk '
+  $1 == "dep" && NF == 4 { print $2, $3, $4 }
+  $1 == "dep" && NF == 3 { replaced = 1; next }
+  $1 == "=>" { if (!replaced) { print "unexpected =>", $0 > "/dev/stderr"; exit 1 }; replaced = 0; print $2, $3, $4 }
+  $1 == "dep" && replaced { print "no => after", $0 > "/dev/stderr"; exit 1 }
+' >"$work/deps" || die "cannot read the module list of the built binary"
+[ -s "$work/deps" ] || die "the built binary has no module information"
+bad=0
+while read -r mod ver sum; do
+  [ "$mod" = github.com/tilt-dev/tilt ] && continue
+  if grep -qxF "$mod $ver $sum" "$work/gosum.tilt"; then continue; fi
+  if grep -qxF "$mod $ver" <<<"$overrides"; then
+    log "note: $mod $ver has $sum from the checksum database (tilt's go.sum differs; see $PIN)"
+    continue
+  fi
+  printf 'provision/tilt: %s %s %s is not what tilt'"'"'s go.sum records\n' "$mod" "$ver" "$sum" >&2
+  bad=1
+done <"$work/deps"
+[ "$bad" = 0 ] || die "module hashes differ from tilt's go.sum; not installing"
+while read -r mod ver; do
+  [ -n "$mod" ] || continue
+  line=$(awk -v m="$mod" -v v="$ver" '$1 == m && $2 == v' "$work/deps")
+  if [ -n "$line" ] && grep -qxF "$line" "$work/gosum.tilt"; then
+    log "note: the override for $mod $ver in $PIN is no longer needed (hashes agree)"
+  fi
+done <<<"$overrides"
+
+got=$("$work/tilt" version)
+case "$got" in v"$version",*) ;; *) die "built binary reports '$got', not v$version" ;; esac
+mkdir -p "$(dirname "$BIN")"
+mv -f "$work/tilt" "$ROOT/$BIN.tmp.$$"
+mv -f "$ROOT/$BIN.tmp.$$" "$ROOT/$BIN"
+log "tilt $version ready: $BIN ($(wc -l <"$work/deps") modules checked)"
