@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the tilt CLI at the version pinned in scripts/provision/tilt.pin from its Go module into
+# Builds the tilt CLI at the version pinned in versions.json (tilt.version), as scripts/provision/tilt.pin says, from its Go module into
 # .cache/bin/tilt (git-ignored), for the Tiltfile test. Developers running `tilt up` can use it or
 # an official tilt release.
 #
@@ -26,8 +26,9 @@ case "${1:-}" in
   *) die "unknown argument: $1 (try --help)" ;;
 esac
 
-version=$(awk '$1 == "version" { print $2 }' "$PIN")
-[ -n "$version" ] || die "no 'version' line in $PIN"
+# the one pin: versions.json tilt.version ("v0.37.6"); tilt.pin says how it is built
+version=$(node -p 'require("./versions.json").tilt.version.replace(/^v/, "")' 2>/dev/null || true)
+[ -n "$version" ] || die "no tilt.version in versions.json"
 # "module version" pairs whose zip hash comes from the checksum database, not tilt's go.sum
 overrides=$(awk '$1 == "sumdb-over-gosum" { print $2 " " $3 }' "$PIN")
 

@@ -19,8 +19,7 @@ import { findRenderer, render, type Renderer } from '../../manifests/lib/render.
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const SINK = 'sinks/smtp-sink';
-const PIN = readFileSync(join(ROOT, 'scripts/provision/tilt.pin'), 'utf8');
-const PINNED = /^version\s+(\S+)$/m.exec(PIN)?.[1] ?? '';
+const PINNED = (JSON.parse(readFileSync(join(ROOT, 'versions.json'), 'utf8')) as { tilt: { version: string } }).tilt.version.replace(/^v/, '');
 const DEFAULTS = resolveSettings({});
 /** Tilt's TriggerMode enum (pkg/model/trigger_mode.go): manual, and not run at start either */
 const TRIGGER_MODE_MANUAL = 2;
@@ -47,7 +46,7 @@ if (skip) console.warn(`skipping test/component/tilt: ${skip}`);
 // Tilt merges a tilt_config.json beside the Tiltfile into the arguments of every run below
 if (existsSync(join(ROOT, 'tilt_config.json'))) console.warn('test/component/tilt: tilt_config.json changes the Tiltfile defaults these tests expect; move it away if they fail');
 else if ('version' in tilt && !tilt.version.startsWith(`v${PINNED},`)) {
-  console.warn(`test/component/tilt: using ${tilt.file} (${tilt.version}); tested with ${PINNED} (scripts/provision/tilt.pin)`);
+  console.warn(`test/component/tilt: using ${tilt.file} (${tilt.version}); tested with ${PINNED} (versions.json)`);
 }
 
 // ---- the subset of the tiltfile-result JSON these tests read ----
