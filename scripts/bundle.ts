@@ -5,9 +5,9 @@ import { createReadStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { addCommonOptions, HelpShown, isCI, makeToolkit, parseCommand, readPins, settingsFrom, type CommonFlags } from './lib/cli.js';
+import { addCommonOptions, type CommonFlags, isCI, makeToolkit, readPins, runCommand } from './lib/cli.js';
 import { platformOf, supportsSavePlatform } from './lib/docker.js';
-import { runMain, UserError } from './lib/errors.js';
+import { UserError } from './lib/errors.js';
 import { CommandError, lastLine } from './lib/exec/runner.js';
 import { inParallel, pullFailureHint } from './lib/images.js';
 import { chooseRenderer, runSteps, timingTable, type Step } from './lib/steps.js';
@@ -37,15 +37,7 @@ interface Ctx {
   serverVersion: string;
 }
 
-await runMain(async () => {
-  try {
-    parseCommand(cmd, process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof HelpShown) return 0;
-    throw e;
-  }
-  const flags = cmd.opts<BundleFlags>();
-  const settings = settingsFrom(flags);
+await runCommand<BundleFlags>(cmd, async (flags, settings) => {
   const verbose = Boolean(flags.verbose);
   const { docker } = makeToolkit(settings, { verbose });
   const pins = readPins(settings);

@@ -2,8 +2,7 @@
 import { Command } from 'commander';
 import { chalk } from 'zx';
 import { allChecks, blockers, checkTable, type Level } from './lib/checks.js';
-import { addCommonOptions, HelpShown, makeToolkit, parseCommand, readPins, settingsFrom, type CommonFlags } from './lib/cli.js';
-import { runMain } from './lib/errors.js';
+import { addCommonOptions, type CommonFlags, makeToolkit, readPins, runCommand } from './lib/cli.js';
 import { downloads, installTool } from './lib/install-tools.js';
 import { probe } from './lib/probe.js';
 
@@ -20,15 +19,7 @@ const cmd = addCommonOptions(new Command('doctor'), true)
 
 const COLOR: Record<Level, (s: string) => string> = { ok: chalk.green, warn: chalk.yellow, fail: chalk.red, info: chalk.dim };
 
-await runMain(async () => {
-  try {
-    parseCommand(cmd, process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof HelpShown) return 0;
-    throw e;
-  }
-  const flags = cmd.opts<DoctorFlags>();
-  const settings = settingsFrom(flags);
+await runCommand<DoctorFlags>(cmd, async (flags, settings) => {
   const pins = readPins(settings);
   if (flags.installTools) {
     for (const d of downloads(pins.tools, process.platform, process.arch, process.env)) {

@@ -1,8 +1,8 @@
 // npm run down: delete the kind cluster (or, with --context, the namespace and its PVCs).
 import { rm } from 'node:fs/promises';
 import { Command } from 'commander';
-import { addCommonOptions, HelpShown, makeToolkit, parseCommand, settingsFrom, type CommonFlags } from './lib/cli.js';
-import { runMain, UserError } from './lib/errors.js';
+import { addCommonOptions, type CommonFlags, makeToolkit, runCommand } from './lib/cli.js';
+import { UserError } from './lib/errors.js';
 
 interface DownFlags extends CommonFlags {
   purge?: boolean;
@@ -13,15 +13,7 @@ const cmd = addCommonOptions(new Command('down'))
   .option('--purge', 'also remove the local registry container and the generated secrets file', false)
   .addHelpText('after', '\nExit codes: 0 gone (or was not there), 1 failed, 2 bad usage.');
 
-await runMain(async () => {
-  try {
-    parseCommand(cmd, process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof HelpShown) return 0;
-    throw e;
-  }
-  const flags = cmd.opts<DownFlags>();
-  const settings = settingsFrom(flags);
+await runCommand<DownFlags>(cmd, async (flags, settings) => {
   const { docker, kind, kubectl } = makeToolkit(settings, { verbose: Boolean(flags.verbose) });
   if (settings.external) {
     const lines = await kubectl.deleteNamespace(true);

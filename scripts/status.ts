@@ -1,7 +1,7 @@
 // npm run status: each component's readiness, restarts, endpoint and recent warnings.
 import { Command } from 'commander';
-import { addCommonOptions, HelpShown, makeToolkit, parseCommand, settingsFrom, type CommonFlags } from './lib/cli.js';
-import { runMain, UserError } from './lib/errors.js';
+import { addCommonOptions, type CommonFlags, makeToolkit, runCommand } from './lib/cli.js';
+import { UserError } from './lib/errors.js';
 import { lastLine } from './lib/exec/runner.js';
 import { readSecrets } from './lib/secrets-file.js';
 import { allReady, statusRows, statusTable, type EventJson, type PodJson, type WorkloadJson } from './lib/status-model.js';
@@ -17,15 +17,7 @@ const cmd = addCommonOptions(new Command('status'), true)
   .option('--show-secrets', 'also print the generated credentials (they are secrets: mind where the output goes)', false)
   .addHelpText('after', '\nExit codes: 0 everything ready, 1 something is not ready or the cluster does not answer, 2 bad usage.');
 
-await runMain(async () => {
-  try {
-    parseCommand(cmd, process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof HelpShown) return 0;
-    throw e;
-  }
-  const flags = cmd.opts<StatusFlags>();
-  const settings = settingsFrom(flags);
+await runCommand<StatusFlags>(cmd, async (flags, settings) => {
   const { kubectl } = makeToolkit(settings, { verbose: Boolean(flags.verbose) });
   const reach = await kubectl.reachable();
   if (reach.exitCode !== 0) {

@@ -1,7 +1,7 @@
 // npm run up: reconcile a kind cluster (or --context cluster) running the whole stack.
 import { Command } from 'commander';
-import { addCommonOptions, isCI, makeToolkit, parseCommand, readPins, settingsFrom, HelpShown, type CommonFlags } from './lib/cli.js';
-import { runMain, UsageError } from './lib/errors.js';
+import { addCommonOptions, type CommonFlags, isCI, makeToolkit, readPins, runCommand } from './lib/cli.js';
+import { UsageError } from './lib/errors.js';
 import { upSteps, type UpContext } from './lib/up-steps.js';
 import { chooseRenderer, runSteps } from './lib/steps.js';
 import { upSummary } from './lib/summary.js';
@@ -33,15 +33,7 @@ MAILKIND_PORT_* (host ports), CI=true (plain log lines instead of the live task 
 Exit codes: 0 ready, 1 failed (the cause and a fix are printed), 2 bad usage.`,
   );
 
-await runMain(async () => {
-  try {
-    parseCommand(cmd, process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof HelpShown) return 0;
-    throw e;
-  }
-  const flags = cmd.opts<UpFlags>();
-  const settings = settingsFrom(flags);
+await runCommand<UpFlags>(cmd, async (flags, settings) => {
   const timeout = Number(flags.timeout);
   if (!/^\d+$/.test(flags.timeout) || timeout < 10) throw new UsageError(`--timeout ${flags.timeout}: give whole seconds, at least 10`);
   if (settings.external && !flags.registry && !flags.forTilt) {

@@ -2,7 +2,7 @@
 // CLI wrappers built on one runner (with --verbose echoing each command).
 import { type Command, CommanderError, Option } from 'commander';
 import { Docker } from './docker.js';
-import { UsageError } from './errors.js';
+import { runMain, UsageError } from './errors.js';
 import { execaRunner, type Runner } from './exec/runner.js';
 import { Kind } from './kind.js';
 import { Kubectl } from './kubectl.js';
@@ -79,4 +79,21 @@ export function readPins(settings: Settings) {
 
 export function isCI(env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(env.CI) && env.CI !== 'false' && env.CI !== '0';
+}
+
+/**
+ * An entry point's whole life: parse argv (--help exits 0, usage errors exit 2), resolve settings,
+ * run `body`, and print any failure as one line of cause and one of fix (runMain).
+ */
+export function runCommand<F extends CommonFlags>(cmd: Command, body: (flags: F, settings: Settings) => Promise<number | void>): Promise<void> {
+  return runMain(async () => {
+    try {
+      parseCommand(cmd, process.argv.slice(2));
+    } catch (e) {
+      if (e instanceof HelpShown) return 0;
+      throw e;
+    }
+    const flags = cmd.opts<F>();
+    return body(flags, settingsFrom(flags));
+  });
 }
