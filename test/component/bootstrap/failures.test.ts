@@ -38,6 +38,8 @@ describe.skipIf(skip !== undefined)('npm run up failing well (fake docker and ki
     expect(r.stderr).toContain('fix: start Docker');
     noStackTrace(r.stderr);
     expect(mutatingCalls(w.calls())).toEqual([]);
+    const verbose = await runEntry('up', ['--verbose'], w.env);
+    expect(verbose.stderr, '--verbose shows each command run').toContain("  $ docker info --format '{{json .}}'");
     const down = await runEntry('down', [], w.env);
     expect(down.exitCode).toBe(1);
     expect(down.stderr).toContain("error: Docker is not reachable");
