@@ -79,8 +79,9 @@ describe('doctor --install-tools: download and verify', () => {
 const kubectl = realKubectl();
 describe.skipIf(!kubectl)('the generated overlay, rendered by the real kubectl kustomize', () => {
   it('renames the namespace everywhere, points the sink at a pushed image and annotates its template', async () => {
+    // under the checkout, like the real overlays (.mailkind/ is git-ignored; a fresh clone lacks it)
+    mkdirSync(join(ROOT, '.mailkind'), { recursive: true });
     const state = mkdtempSync(join(ROOT, '.mailkind', 'test-overlay-'));
-    mkdirSync(state, { recursive: true });
     writeFileSync(
       join(state, 'kustomization.yaml'),
       overlayKustomization({
