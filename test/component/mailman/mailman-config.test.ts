@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
+import { ClientError } from '../../../scripts/lib/clients/http.js';
+import { MailmanRest, listIdOf } from '../../../scripts/lib/clients/mailman-rest.js';
+import { SinkClient } from '../../../scripts/lib/clients/sink-client.js';
 import {
   MAILMAN_FRAGMENT,
   MAILMAN_MISSING,
@@ -15,16 +18,7 @@ import {
   startMailman,
   type RunningMailman,
 } from '../../helpers/mailman.js';
-import { api, startTestSink } from '../../helpers/sink.js';
-
-interface SinkMessage {
-  mailFrom: string;
-  rcptTo: string[];
-  subject: string | null;
-  listId: string | null;
-  run: string | null;
-  receivedAt: string;
-}
+import { startTestSink } from '../../helpers/sink.js';
 
 /** The fragment as sections of key -> value (lazr.config syntax: `key: value`, `#` comments, later wins). */
 function parseCfg(text: string): Map<string, Map<string, string>> {
@@ -58,6 +52,9 @@ describe.skipIf(!available)('Mailman 3.3.10 with manifests/base/policy/mailman/m
     if (!mm) throw new Error('Mailman did not start');
     return mm;
   };
+  /** scripts/lib/clients/mailman-rest.ts with the generated credentials */
+  const rest = (password = started().restPassword): MailmanRest =>
+    new MailmanRest({ baseUrl: started().restUrl, username: started().restUser, password });
 
   beforeAll(async () => {
     sink = await startTestSink();
@@ -135,27 +132,24 @@ describe.skipIf(!available)('Mailman 3.3.10 with manifests/base/policy/mailman/m
   });
 
   it('fans a post over LMTP out to every member through the outbound SMTP relay', async () => {
-    const m = started();
-    const s = sink!;
+    // through the project's clients (scripts/lib/clients), which the e2e suite uses the same way
+    const client = rest();
+    const sinkClient = new SinkClient(sink!.url);
     const run = `mailman-${randomUUID()}`;
     const domain = 'lists.mailkind.test';
     const list = `team@${domain}`;
-    const listId = `team.${domain}`;
+    const listId = listIdOf(list);
     const members = ['alice@members.mailkind.test', 'bob@members.mailkind.test', 'carol@members.mailkind.test'];
 
-    expect((await m.rest('/3.1/domains', { json: { mail_host: domain } })).status).toBe(201);
-    expect((await m.rest('/3.1/lists', { json: { fqdn_listname: list } })).status).toBe(201);
-    for (const subscriber of members) {
-      const r = await m.rest('/3.1/members', {
-        json: { list_id: listId, subscriber, pre_verified: true, pre_confirmed: true, pre_approved: true, send_welcome_message: false },
-      });
-      expect(r.status, `subscribe ${subscriber}: ${JSON.stringify(r.body)}`).toBe(201);
-    }
-    expect((await m.rest<{ total_size: number }>(`/3.1/lists/${listId}/roster/member`)).body.total_size).toBe(3);
+    expect((await client.createDomain(domain)).mail_host).toBe(domain);
+    expect((await client.createList(list)).list_id).toBe(listId);
+    // pre_verified, pre_confirmed, pre_approved and no welcome mail: the client's defaults
+    for (const subscriber of members) expect((await client.subscribe(listId, subscriber)).email).toBe(subscriber);
+    expect((await client.members(listId)).map((m) => m.email).sort()).toEqual(members);
 
     // From a member, with a Subject and the list in To: accepted by a list with default settings.
     const token = randomUUID();
-    const lmtp = nodemailer.createTransport({ host: '127.0.0.1', port: m.lmtpPort, lmtp: true, ignoreTLS: true, name: 'client.mailkind.test' });
+    const lmtp = nodemailer.createTransport({ host: '127.0.0.1', port: started().lmtpPort, lmtp: true, ignoreTLS: true, name: 'client.mailkind.test' });
     const posted = Date.now();
     const info = await lmtp.sendMail({
       from: members[0],
@@ -166,28 +160,104 @@ describe.skipIf(!available)('Mailman 3.3.10 with manifests/base/policy/mailman/m
     });
     expect(info.accepted).toEqual([list]);
 
-    // Mailman sends one transaction per batch of up to max_recipients; collect until all are covered.
-    const deadline = Date.now() + 15_000;
-    let messages: SinkMessage[] = [];
-    const covered = (): Set<string> => new Set(messages.flatMap((x) => x.rcptTo));
-    for (;;) {
-      messages = (await api<{ messages: SinkMessage[] }>(s, `/api/messages?run=${run}`)).body.messages;
-      if (covered().size >= members.length || Date.now() > deadline) break;
-      const timeoutMs = Math.max(1, deadline - Date.now());
-      await api(s, `/api/messages/wait?run=${run}&count=${messages.length + 1}&timeoutMs=${timeoutMs}`);
-    }
-    const diagnostics = `sink: ${JSON.stringify(messages)}\nheld: ${JSON.stringify((await m.rest(`/3.1/lists/${listId}/held`)).body)}\n${m.logs()}`;
-    expect([...covered()].sort(), diagnostics).toEqual(members);
-    for (const msg of messages) {
+    // Mailman sends one transaction per batch of up to max_recipients: wait for recipients, not messages
+    const got = await sinkClient.waitForRecipients(run, members, 15_000);
+    const diagnostics = `sink: ${JSON.stringify(got.messages)}\nheld: ${JSON.stringify(await client.held(listId))}\n${started().logs()}`;
+    expect(got.missing, diagnostics).toEqual([]);
+    expect(got.messages.flatMap((x) => x.rcptTo).sort(), 'one copy per member').toEqual(members);
+    for (const msg of got.messages) {
       expect(msg.mailFrom).toBe(`team-bounces@${domain}`);
       expect(msg.listId).toContain(`<${listId}>`);
       expect(msg.subject).toBe(`[Team] fan-out ${token}`);
     }
-    const latency = Math.max(...messages.map((x) => Date.parse(x.receivedAt))) - posted;
-    console.log(`mailman fan-out: ${members.length} members in ${messages.length} transaction(s), ${latency} ms from LMTP to sink`);
+    const latency = Math.max(...got.messages.map((x) => Date.parse(x.receivedAt))) - posted;
+    console.log(`mailman fan-out: ${members.length} members in ${got.messages.length} transaction(s), ${latency} ms from LMTP to sink`);
     expect(latency).toBeLessThan(5_000);
     // nothing else reached the relay: no welcome mail, no held-message notices
-    const all = (await api<{ messages: SinkMessage[] }>(s, '/api/messages')).body.messages;
+    const all = (await sinkClient.messages()).messages;
     expect(all.filter((x) => x.run !== run)).toEqual([]);
   }, 30_000);
+  describe('scripts/lib/clients/mailman-rest.ts', () => {
+    // a domain of its own: the fan-out test above owns lists.mailkind.test
+    const domain = 'clients.mailkind.test';
+
+    it('versions with the right credentials; an auth error naming the user, never the password, with wrong ones', async () => {
+      expect((await rest().versions()).mailman_version).toMatch(/^GNU Mailman 3\.3\.10 /);
+      const e = await rest('wrong-password-123').versions().then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(ClientError);
+      expect(e).toMatchObject({ kind: 'auth', status: 401 });
+      expect((e as ClientError).message).toContain(started().restUser);
+      expect((e as ClientError).message).not.toContain('wrong-password-123');
+      expect(() => new MailmanRest({ baseUrl: started().restUrl, username: 'u', password: '' })).toThrow(/needs a username and a password/);
+    });
+
+    it('domains: create, get, ensure (idempotent), duplicate refused, delete', async () => {
+      const c = rest();
+      expect(await c.getDomain(domain)).toBeNull();
+      expect((await c.createDomain(domain, 'client tests')).mail_host).toBe(domain);
+      expect((await c.getDomain(domain))?.description).toBe('client tests');
+      expect((await c.ensureDomain(domain)).mail_host).toBe(domain);
+      await expect(c.createDomain(domain)).rejects.toMatchObject({ kind: 'input', status: 400, message: expect.stringMatching(/Duplicate email host/) as unknown });
+      expect(await c.deleteDomain(domain)).toBe(true);
+      expect(await c.deleteDomain(domain)).toBe(false);
+      expect((await c.ensureDomain(domain)).mail_host).toBe(domain);
+    });
+
+    it('lists: create, get by id and address, settings, members, unsubscribe, delete', async () => {
+      const c = rest();
+      await c.ensureDomain(domain);
+      const list = `crud@${domain}`;
+      const created = await c.createList(list);
+      expect(created).toMatchObject({ list_id: `crud.${domain}`, fqdn_listname: list, member_count: 0 });
+      expect((await c.getList(list))?.list_id).toBe(created.list_id);
+      await expect(c.createList(list)).rejects.toMatchObject({ kind: 'input', status: 400 });
+
+      await c.patchListConfig(created.list_id, { default_nonmember_action: 'accept', send_welcome_message: false, subject_prefix: '[crud] ' });
+      expect(await c.listConfig(created.list_id)).toMatchObject({ default_nonmember_action: 'accept', send_welcome_message: false, subject_prefix: '[crud] ' });
+      await expect(c.patchListConfig(created.list_id, { posting_address: 'x@y.test' })).rejects.toMatchObject({ kind: 'input', status: 400 });
+
+      const alice = await c.subscribe(created.list_id, 'alice@members.mailkind.test', { displayName: 'Alice' });
+      expect(alice).toMatchObject({ email: 'alice@members.mailkind.test', role: 'member', list_id: created.list_id });
+      await c.subscribe(list, 'bob@members.mailkind.test');
+      await expect(c.subscribe(list, 'bob@members.mailkind.test')).rejects.toMatchObject({ status: 409 });
+      expect((await c.members(created.list_id)).map((m) => m.email).sort()).toEqual(['alice@members.mailkind.test', 'bob@members.mailkind.test']);
+      expect(await c.unsubscribe(alice.member_id)).toBe(true);
+      expect((await c.members(created.list_id)).map((m) => m.email)).toEqual(['bob@members.mailkind.test']);
+      expect(await c.members(created.list_id, 'owner')).toEqual([]);
+
+      expect(await c.deleteList(created.list_id)).toBe(true);
+      expect(await c.getList(created.list_id)).toBeNull();
+      expect(await c.deleteList(created.list_id)).toBe(false);
+    });
+
+    it('held messages: a non-member post is held, listed with its reason, and discarded', async () => {
+      const c = rest();
+      await c.ensureDomain(domain);
+      const list = `held@${domain}`;
+      const { list_id: listId } = await c.createList(list);
+      // defaults hold non-member posts; no notices to the owner or the poster (they would reach the sink)
+      await c.patchListConfig(listId, { admin_immed_notify: false, respond_to_post_requests: false });
+      const lmtp = nodemailer.createTransport({ host: '127.0.0.1', port: started().lmtpPort, lmtp: true, ignoreTLS: true });
+      const token = randomUUID();
+      await lmtp.sendMail({ from: 'stranger@elsewhere.test', to: list, subject: `held ${token}`, text: 'hold me\n' });
+      // the pipeline runner holds it within a few of its 0.1 s passes
+      let held = await c.held(listId);
+      for (const deadline = Date.now() + 10_000; held.length === 0 && Date.now() < deadline; held = await c.held(listId)) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(held).toHaveLength(1);
+      expect(held[0]).toMatchObject({ sender: 'stranger@elsewhere.test', subject: `held ${token}` });
+      expect(held[0]?.reason).toMatch(/not from a list member/);
+      await c.moderate(listId, held[0]!.request_id, 'discard');
+      expect(await c.held(listId)).toEqual([]);
+      await c.deleteList(listId);
+    });
+
+    it('bad input never reaches Mailman', () => {
+      expect(() => listIdOf('no-at-sign')).toThrow(/not a list address/);
+      expect(() => listIdOf('a@b@c')).toThrow(/not a list address/);
+      expect(listIdOf('Team@Lists.Example.Test')).toBe('team.lists.example.test');
+      expect(() => new MailmanRest({ baseUrl: 'http://u:p@127.0.0.1:1', username: 'u', password: 'p' })).toThrow(/must not contain credentials/);
+    });
+  });
 });

@@ -1,0 +1,33 @@
+// Scenario 6: retries. A `tempfail-2` recipient: the sink answers 451 to the first two attempts of
+// the message and accepts the third. KumoMTA must retry after retry_interval (5 s) and then the
+// doubled interval capped at max_retry_interval (10 s) (init.lua; docs/reference/kumo/
+// make_queue_config/retry_interval.md: jitter is at most 1/20 of the interval).
+import { describe, expect } from 'vitest';
+import { inject } from '../../scripts/lib/clients/kumo-inject.js';
+import { POLICY } from './lib/config.js';
+import { address } from './lib/mail.js';
+import { scenario, step } from './lib/suite.js';
+
+describe('6. Retry', () => {
+  scenario('a tempfail-2 recipient: three attempts at the sink, then delivered', { slug: 'retry', components: ['kumomta', 'smtp-sink'] }, async ({ cfg, kumo, sink, run }) => {
+    const rcpt = address('tempfail-2', run, POLICY.sinkDomain);
+    const sent = await step(cfg, 'inject', (ms) => inject(kumo, { from: `sender+${run}@${POLICY.sinkDomain}`, recipients: [rcpt], subject: `e2e retry ${run}`, text: 'scenario 6\n', run }, { timeoutMs: ms }));
+    expect(sent.successCount).toBe(1);
+
+    const waited = await step(cfg, 'retry', (ms) => sink.waitForCount(run, 1, ms));
+    expect(waited.reached, 'delivered after the retries').toBe(true);
+
+    const attempts = await sink.attempts({ run, rcpt });
+    expect(attempts.map((a) => [a.phase, a.code, a.attempt]), 'attempts in order').toEqual([
+      ['data', 451, 1],
+      ['data', 451, 2],
+      ['data', 250, 3],
+    ]);
+    for (const a of attempts) expect(a.messageId).toBe(sent.messageIds[0]);
+    const [t1, t2, t3] = attempts.map((a) => Date.parse(a.time)) as [number, number, number];
+    // whole seconds of the policy, minus one for timer granularity
+    expect(t2 - t1, 'first retry after retry_interval').toBeGreaterThanOrEqual(POLICY.retryIntervalMs - 1_000);
+    expect(t3 - t2, 'second retry after the doubled interval (capped)').toBeGreaterThanOrEqual(Math.min(2 * POLICY.retryIntervalMs, POLICY.maxRetryIntervalMs) - 1_000);
+    expect((await sink.messages({ run })).total, 'delivered once').toBe(1);
+  });
+});

@@ -1,0 +1,51 @@
+// Scenario 8: the shared throttle. throttled.mailkind.test may leave at 10 messages/s with a burst
+// of 10 across all kumod replicas (init.lua max_message_rate '10/s' on the scheduled queue, shared
+// through Dragonfly by configure_redis_throttles). N messages are injected over fresh connections,
+// so the Service spreads them over the replicas; the sink's arrival times must then respect the
+// limit with the stated tolerance (THROTTLE_TOLERANCE: 20 % over the rate plus 2 messages), and
+// both replicas must have delivered some (else a per-replica limit could pass unnoticed).
+import { describe, expect } from 'vitest';
+import { injectBatched, totalOf } from '../../scripts/lib/clients/kumo-inject.js';
+import { POLICY, THROTTLE_TOLERANCE } from './lib/config.js';
+import { addresses, kumodByIp } from './lib/mail.js';
+import { checkThrottle, plainIp, writeReport } from './lib/measure.js';
+import { scenario, step } from './lib/suite.js';
+
+describe('8. Shared throttle', () => {
+  scenario('messages to the throttled domain arrive within the configured rate across both replicas', { slug: 'throttle', components: ['kumomta', 'dragonfly', 'smtp-sink'] }, async ({ cfg, kumo, sink, cluster, run }) => {
+    const n = cfg.sizes.throttleMessages;
+    const { throttleRatePerSecond: rate, throttleBurst: burst } = POLICY;
+    expect(n, 'enough messages to see the rate past the burst').toBeGreaterThanOrEqual(3 * burst);
+    const kumod = await kumodByIp(cluster);
+    const recipients = addresses('throttled', run, POLICY.throttledDomain, n);
+
+    // one request per 5 recipients, each on a new connection: about n/5 independent picks of a replica
+    const outcomes = await step(cfg, 'inject', (ms) =>
+      injectBatched(kumo, { from: `sender+${run}@${POLICY.sinkDomain}`, recipients, subject: `e2e throttle ${run}`, text: 'scenario 8\n', run }, {
+        batchSize: 5,
+        concurrency: 6,
+        newConnection: true,
+        timeoutMs: ms,
+      }),
+    );
+    expect(totalOf(outcomes)).toMatchObject({ successCount: n, failCount: 0 });
+
+    const waited = await step(cfg, 'throttle', (ms) => sink.waitForCount(run, n, ms));
+    expect(waited, `sink has ${waited.count} of ${n}`).toEqual({ reached: true, count: n });
+    const { messages } = await sink.allMessages({ run });
+    const arrivals = messages.map((m) => Date.parse(m.receivedAt));
+    const verdict = checkThrottle(arrivals, rate, burst, THROTTLE_TOLERANCE);
+    const byPod = new Map<string, number>();
+    for (const m of messages) {
+      const pod = kumod.get(plainIp(m.clientAddress)) ?? `unknown ${m.clientAddress}`;
+      byPod.set(pod, (byPod.get(pod) ?? 0) + 1);
+    }
+    const report = { run, messages: n, limitPerSecond: rate, burst, tolerance: THROTTLE_TOLERANCE, sustainedRate: verdict.sustainedRate, worstWindow: verdict.worst, byPod: Object.fromEntries(byPod) };
+    writeReport(cfg.reportsDir, 'e2e-throttle', report);
+    console.log(`throttle: ${n} messages, sustained ${verdict.sustainedRate}/s (limit ${rate}/s), by pod ${JSON.stringify(report.byPod)}`);
+
+    expect([...byPod.keys()].sort(), 'every kumod replica delivered part of the batch').toEqual([...kumod.values()].sort());
+    expect(verdict.ok, `the worst window had ${verdict.worst.count} messages in ${verdict.worst.toMs - verdict.worst.fromMs} ms, allowed ${verdict.worst.allowed}`).toBe(true);
+    expect(new Set(messages.map((m) => m.messageId)).size, 'each message once').toBe(n);
+  });
+});
