@@ -4,7 +4,7 @@ import { createLogUpdate } from 'log-update';
 import { HelpShown, isCI } from './lib/cli.js';
 import { runMain, UserError } from './lib/errors.js';
 import { parseLoadArgs, type LoadConfig } from './lib/load/options.js';
-import { probeSmtp, smtpTransport, unreachableFix } from './lib/load/preflight.js';
+import { prepareHttp, probeSmtp, smtpTransport, unreachableFix } from './lib/load/preflight.js';
 import { liveView, plainLine, summarize, summaryText } from './lib/load/report.js';
 import { runLoad, type Tick, type Transport } from './lib/load/runner.js';
 
@@ -32,7 +32,7 @@ async function prepare(c: LoadConfig): Promise<Transport> {
     await probeSmtp(c, transport);
     return transport;
   }
-  throw new UserError('--mode http is not available yet', 'use --mode smtp');
+  return prepareHttp(c, process.env);
 }
 
 function startLine(c: LoadConfig): string {

@@ -83,6 +83,12 @@ export function seededRandom(seed: number): () => number {
 /** Distinct local parts per domain entry: enough to look like traffic, few enough to repeat. */
 export const LOCAL_PARTS = 1000;
 
+/** The address with a +tag on its local part: a distinct recipient the sink treats the same (it ignores +tags). */
+export function withTag(address: string, tag: string): string {
+  const at = address.lastIndexOf('@');
+  return `${address.slice(0, at)}+${tag}${address.slice(at)}`;
+}
+
 export interface Pick {
   address: string;
   /** index into the mix */

@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseCommand } from '../cli.js';
+import { INJECT_PATH } from '../clients/kumo-inject.js';
 import { resolveSettings } from '../settings.js';
 import { defaultRunId, RUN_ID } from './message.js';
 import { DEFAULT_MIX, DEFAULT_MIX_NOTES, isAddress, MixError, parseMix, type MixEntry } from './mix.js';
@@ -10,7 +11,10 @@ import { defaultBurst } from './pacer.js';
 
 export type LoadMode = 'smtp' | 'http';
 
-export type Target = { kind: 'smtp'; host: string; port: number; label: string } | { kind: 'http'; url: URL; label: string };
+export type Target =
+  | { kind: 'smtp'; host: string; port: number; label: string }
+  /** base: what the inject client appends INJECT_PATH to */
+  | { kind: 'http'; url: URL; base: string; label: string };
 
 export interface LoadConfig {
   mode: LoadMode;
@@ -143,9 +147,7 @@ export function parseSmtpTarget(value: string): Target & { kind: 'smtp' } {
   return { kind: 'smtp', host, port, label: `${host.includes(':') ? `[${host}]` : host}:${port}` };
 }
 
-export const INJECT_PATH = '/api/inject/v1';
-
-/** http(s)://host:port[/path] or host:port; without a path, KumoMTA's inject path. */
+/** http(s)://host:port, with or without KumoMTA's inject path, or host:port. */
 export function parseHttpTarget(value: string): Target & { kind: 'http' } {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim()) ? value.trim() : `http://${value.trim()}`;
   let url: URL;
@@ -156,8 +158,10 @@ export function parseHttpTarget(value: string): Target & { kind: 'http' } {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--target ${value}: HTTP mode needs an http:// or https:// URL`);
   if (url.username || url.password) throw new UsageError(`--target ${value}: leave credentials out of the URL`, 'they come from the secrets file (`npm run status -- --show-secrets`)');
-  if (url.pathname === '/' || url.pathname === '') url.pathname = INJECT_PATH;
-  return { kind: 'http', url, label: url.href };
+  if (url.search || url.hash) throw new UsageError(`--target ${value}: no query or fragment, please`);
+  const prefix = url.pathname.endsWith(INJECT_PATH) ? url.pathname.slice(0, -INJECT_PATH.length) : url.pathname;
+  const base = `${url.origin}${prefix.replace(/\/+$/, '')}`;
+  return { kind: 'http', url: new URL(`${base}${INJECT_PATH}`), base, label: `${base}${INJECT_PATH}` };
 }
 
 /** Parses argv (after `npm run load --`); throws UsageError, or HelpShown after printing --help. */
@@ -194,7 +198,7 @@ export function configFromFlags(flags: LoadFlags, env: NodeJS.ProcessEnv, random
   const target =
     mode === 'smtp'
       ? parseSmtpTarget(flags.target ?? `${settings.host}:${settings.ports.kumoRelay}`)
-      : parseHttpTarget(flags.target ?? `http://${settings.host}:${settings.ports.kumoHttp}${INJECT_PATH}`);
+      : parseHttpTarget(flags.target ?? `http://${settings.host}:${settings.ports.kumoHttp}`);
   return {
     mode,
     target,

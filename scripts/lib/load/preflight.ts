@@ -5,6 +5,8 @@ import { UserError } from '../errors.js';
 import type { LoadConfig } from './options.js';
 import { SmtpClientError, SmtpSessionRefused } from './smtp-client.js';
 import { SmtpTransport } from './smtp-transport.js';
+import { HttpTransport, injectCredentials, tcpReachable } from './http-transport.js';
+import { MessageFactory } from './message.js';
 
 /** Where to look when the default (cluster) target or a given one does not answer. */
 export function unreachableFix(c: Pick<LoadConfig, 'defaultTarget' | 'target' | 'mode'>): string {
@@ -37,4 +39,16 @@ export async function probeSmtp(c: LoadConfig, transport: SmtpTransport): Promis
     }
     throw e;
   }
+}
+
+/** Credentials present and something listening at the URL; nothing is injected. */
+export async function prepareHttp(c: LoadConfig, env: NodeJS.ProcessEnv): Promise<HttpTransport> {
+  if (c.target.kind !== 'http') throw new Error('prepareHttp needs an HTTP target');
+  const creds = await injectCredentials(env, c.secretsPath);
+  const why = await tcpReachable(c.target.url, c.timeoutMs);
+  if (why !== undefined) {
+    throw new UserError(`cannot connect to ${c.target.url.host}${c.defaultTarget ? " (KumoMTA's HTTP listener)" : ''}: ${why}`, unreachableFix(c));
+  }
+  const body = new MessageFactory(c.run, c.size).body;
+  return new HttpTransport({ baseUrl: c.target.base, username: creds.username, password: creds.password }, c.run, body, c.timeoutMs, creds.source);
 }

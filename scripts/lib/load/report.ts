@@ -11,6 +11,8 @@ export interface LoadSummary {
   version: number;
   run: string;
   mode: LoadConfig['mode'];
+  /** what `messages` counts: SMTP transactions, or inject requests (kumod makes one message per recipient) */
+  unit: 'message' | 'request';
   target: string;
   startedAt: string;
   finishedAt: string;
@@ -78,7 +80,7 @@ export function liveView(c: LoadConfig, t: Tick): string {
   const m = s.messages;
   return [
     `load ${c.run}  ${c.mode} -> ${c.target.label}  ${progress(c, s)}  ${secs(s.elapsedMs)}`,
-    `  sent/s    ${t.sentPerSecond.toFixed(0).padStart(7)}  (target ${rateText(c)})   in flight ${s.inFlight}   connections ${s.connections}`,
+    `  sent/s    ${t.sentPerSecond.toFixed(0).padStart(7)}  (target ${rateText(c)})   in flight ${s.inFlight}${c.mode === 'smtp' ? `   connections ${s.connections}` : ''}${c.mode === 'http' ? '   (requests)' : ''}`,
     `  sent      ${int(m.sent).padStart(7)}   accepted ${int(m.accepted)}   refused 4xx ${int(m.refused['4xx'])}  5xx ${int(m.refused['5xx'])}`,
     `  errors    ${errorsText(m.errors)}`,
     `  latency   p50 ${ms(t.window.p50)}  p95 ${ms(t.window.p95)}  p99 ${ms(t.window.p99)}  (last second; whole run p99 ${ms(s.latencyMs.p99)})`,
@@ -119,6 +121,7 @@ export function summarize(c: LoadConfig, r: RunResult, startedAt: Date, finished
     version: SUMMARY_VERSION,
     run: c.run,
     mode: c.mode,
+    unit: c.mode === 'http' ? 'request' : 'message',
     target: c.target.label,
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
@@ -147,8 +150,8 @@ export function summaryText(sum: LoadSummary): string {
   const errors = Object.values(m.errors).reduce((a, b) => a + b, 0);
   const lines = [
     `load run ${sum.run}: ${sum.mode} -> ${sum.target}${sum.interrupted ? ' (interrupted)' : ''}`,
-    `  time        ${secs(sum.elapsedMs)}, ${sum.connections} connection(s) opened, concurrency ${sum.settings.concurrency}, rate ${sum.settings.rate === null ? 'max' : `${int(sum.settings.rate)}/s`}`,
-    `  messages    sent ${int(m.sent)} (${sum.throughput.sentPerSecond.toFixed(1)}/s)   accepted ${int(m.accepted)} (${pct(m.accepted, m.sent)})   refused 4xx ${int(m.refused['4xx'])}  5xx ${int(m.refused['5xx'])}   errors ${int(errors)}`,
+    `  time        ${secs(sum.elapsedMs)}, ${sum.unit === 'message' ? `${sum.connections} connection(s) opened, ` : ''}concurrency ${sum.settings.concurrency}, rate ${sum.settings.rate === null ? 'max' : `${int(sum.settings.rate)}/s`}`,
+    `  ${sum.unit === 'request' ? 'requests  ' : 'messages  '}  sent ${int(m.sent)} (${sum.throughput.sentPerSecond.toFixed(1)}/s)   accepted ${int(m.accepted)} (${pct(m.accepted, m.sent)})   refused 4xx ${int(m.refused['4xx'])}  5xx ${int(m.refused['5xx'])}   errors ${int(errors)}`,
     `  recipients  sent ${int(r.sent)}   accepted ${int(r.accepted)}   refused 4xx ${int(r.refused['4xx'])}  5xx ${int(r.refused['5xx'])}`,
     `  errors      ${errorsText(m.errors)}`,
     `  latency     min ${ms(l.min)}  p50 ${ms(l.p50)}  p95 ${ms(l.p95)}  p99 ${ms(l.p99)}  max ${ms(l.max)}`,

@@ -3,7 +3,7 @@
 // paced by one shared Pacer unless the rate is unlimited. Transport-agnostic: SMTP and HTTP plug in.
 import { setTimeout as delay } from 'node:timers/promises';
 import { MessageFactory } from './message.js';
-import { RecipientSampler, type MixEntry } from './mix.js';
+import { RecipientSampler, withTag, type MixEntry } from './mix.js';
 import { Pacer, realClock, type Clock } from './pacer.js';
 import { LoadStats, type LatencySummary, type Outcome, type Snapshot } from './stats.js';
 
@@ -140,7 +140,8 @@ export async function runLoad(o: RunOptions): Promise<RunResult> {
     const entries: number[] = [];
     for (let i = 0; i < plan.recipientsPerMessage; i++) {
       const pick = sampler.next();
-      recipients.push(pick.address);
+      // one address twice in a transaction is one recipient to most servers: keep them distinct
+      recipients.push(recipients.includes(pick.address) ? withTag(pick.address, `r${i}`) : pick.address);
       entries.push(pick.entry);
     }
     const headers = factory.headers({ run: plan.run, seq, from: plan.from, recipients, date: dates.now() });

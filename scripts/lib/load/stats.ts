@@ -13,6 +13,8 @@ export type Outcome =
       accepted: boolean;
       /** the deciding reply code (SMTP) or HTTP status */
       code: number;
+      /** how a refusal counts when the code does not say (HTTP 200 with every recipient failed) */
+      refusal?: RefusalClass;
       recipients: { accepted: number; refused4xx: number; refused5xx: number };
       /** what the refusal said, for the summary's sample */
       text?: string;
@@ -113,7 +115,7 @@ export class LoadStats {
       this.messages.accepted++;
       return;
     }
-    const cls = refusalClass(outcome.code);
+    const cls = outcome.refusal ?? refusalClass(outcome.code);
     if (cls === undefined) {
       // a reply outside 2xx/4xx/5xx where a verdict was due
       this.messages.errors.protocol++;
