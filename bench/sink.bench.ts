@@ -5,10 +5,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { makePlan, parseBenchArgs, UsageError, USAGE, type BenchOptions, type Plan } from './lib/options.js';
+import { benchMain, type Log } from './lib/main.js';
+import { makePlan, USAGE, type BenchOptions, type Plan } from './lib/options.js';
 import { startMaildev, startOurs, startPostfixSink, type Peer } from './lib/peers.js';
-import { cpuBetween, installCleanup, type CpuUse } from './lib/procs.js';
-import { BenchSetupError, ensureBundle, requireMaildev, requirePostfixTools, type PostfixTools } from './lib/setup.js';
+import { cpuBetween, type CpuUse } from './lib/procs.js';
+import { ensureBundle, requireMaildev, requirePostfixTools, type PostfixTools } from './lib/setup.js';
 import { runSmtpSource } from './lib/smtp-source.js';
 import {
   formatInt,
@@ -30,7 +31,6 @@ import {
 const ROOT = resolve(import.meta.dirname, '..');
 const REPORT_FILE = 'reports/bench-sink.json';
 
-type Log = (line: string) => void;
 
 interface Ctx {
   plan: Plan;
@@ -232,33 +232,5 @@ async function bench(opts: BenchOptions, log: Log): Promise<number> {
   return summary.ok || !opts.failOnTargets ? 0 : 1;
 }
 
-async function main(argv: string[]): Promise<number> {
-  let opts: BenchOptions;
-  try {
-    opts = parseBenchArgs(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`bench: ${e.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (opts.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const log: Log = opts.json ? () => {} : (line) => process.stderr.write(`${line}\n`);
-  installCleanup((signal) => process.stderr.write(`\nbench: ${signal}: stopping every server and smtp-source\n`));
-  try {
-    return await bench(opts, log);
-  } catch (e) {
-    if (e instanceof BenchSetupError) {
-      process.stderr.write(`bench: ${e.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`bench: failed: ${errorText(e)}\n`);
-    if (process.env.BENCH_DEBUG) process.stderr.write(`${e instanceof Error ? (e.stack ?? '') : ''}\n`);
-    return 1;
-  }
-}
-
 // exit explicitly: idle keep-alive sockets must not hold the process; the exit hook kills any child left
-process.exit(await main(process.argv.slice(2)));
+process.exit(await benchMain(process.argv.slice(2), USAGE, bench));

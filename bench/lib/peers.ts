@@ -19,6 +19,8 @@ export interface Peer {
   accepted?: () => Promise<number>;
   /** Ours only: the whole GET /api/stats body. */
   stats?: () => Promise<SinkStats>;
+  /** Ours only: http://127.0.0.1:PORT of its API. */
+  apiUrl?: string;
   memory(): ProcMemory;
   /** CPU ticks of the server and of the machine, for cpuBetween(). */
   cpu(): CpuSample;
@@ -163,6 +165,7 @@ export async function startOurs(opts: { bundle: string; name?: string }): Promis
     smtpPort,
     pid: server.pid,
     stats,
+    apiUrl: base,
     accepted: async () => {
       const s = await stats();
       if (typeof s.accepted !== 'number') throw new Error(`${base}/api/stats has no numeric "accepted"`);
@@ -174,11 +177,15 @@ export async function startOurs(opts: { bundle: string; name?: string }): Promis
   };
 }
 
-/** postfix's smtp-sink: `smtp-sink [-u nobody] 127.0.0.1:PORT 1000` (root must drop privileges). */
-export async function startPostfixSink(opts: { bin: string }): Promise<Peer> {
+/**
+ * postfix's smtp-sink: `smtp-sink [-u nobody] [flags] 127.0.0.1:PORT 1000` (root must drop
+ * privileges). `flags` make it misbehave on purpose (tests): -f/-r refuse commands, -q drops the
+ * connection, -Q answers 421, -e speaks plain SMTP.
+ */
+export async function startPostfixSink(opts: { bin: string; flags?: readonly string[] }): Promise<Peer> {
   const [smtpPort = 0] = await freePorts(1);
   const asRoot = process.getuid?.() === 0;
-  const args = [...(asRoot ? ['-u', 'nobody'] : []), `${HOST}:${smtpPort}`, '1000'];
+  const args = [...(asRoot ? ['-u', 'nobody'] : []), ...(opts.flags ?? []), `${HOST}:${smtpPort}`, '1000'];
   const label = `postfix smtp-sink (${opts.bin} ${args.join(' ')})`;
   const server = spawnServer(label, opts.bin, args, cleanEnv([]));
   await started(server, () => waitForSmtpGreeting(smtpPort, START_TIMEOUT_MS, server.gone));

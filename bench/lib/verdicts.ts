@@ -148,14 +148,16 @@ function rowFor(input: BenchInput, mode: Mode, peer: PeerId): Row | undefined {
   };
   const others = timed.filter((r) => r.error === undefined && r.cpu !== undefined).map((r) => r.cpu?.otherCores ?? 0);
   if (others.length > 0) row.otherCores = others.reduce((a, b) => a + b, 0) / others.length;
+  return Object.assign(row, rateStats(rates));
+}
+
+/** Median, best, worst and spread ((best - worst) / median) of some rates; {} when there are none. */
+export function rateStats(rates: readonly number[]): { median?: number; best?: number; worst?: number; spread?: number } {
   const med = median(rates);
-  if (med !== undefined) {
-    row.median = med;
-    row.best = Math.max(...rates);
-    row.worst = Math.min(...rates);
-    row.spread = med > 0 ? (row.best - row.worst) / med : 0;
-  }
-  return row;
+  if (med === undefined) return {};
+  const best = Math.max(...rates);
+  const worst = Math.min(...rates);
+  return { median: med, best, worst, spread: med > 0 ? (best - worst) / med : 0 };
 }
 
 export function buildRows(input: BenchInput): Row[] {
