@@ -4,6 +4,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     passWithNoTests: true,
+    // vitest's default is one worker per CPU minus one: a single worker on a 2-core machine. Most
+    // component files wait on real processes (Mailman, the sink, tsx entry points), so a few more
+    // files at once fill the idle time.
+    maxWorkers: 3,
     // CI also gets a JUnit report and a JSON summary (.ci/run prints its totals)
     reporters: process.env.CI ? ['default', 'junit', 'json'] : ['default'],
     outputFile: { junit: 'reports/junit-npm-test.xml', json: 'reports/vitest.json' },
