@@ -138,10 +138,13 @@ export async function runLoad(o: RunOptions): Promise<RunResult> {
     const seq = ++issued;
     const recipients: string[] = [];
     const entries: number[] = [];
+    const seen = new Set<string>();
     for (let i = 0; i < plan.recipientsPerMessage; i++) {
       const pick = sampler.next();
       // one address twice in a transaction is one recipient to most servers: keep them distinct
-      recipients.push(recipients.includes(pick.address) ? withTag(pick.address, `r${i}`) : pick.address);
+      const address = seen.has(pick.address) ? withTag(pick.address, `r${i}`) : pick.address;
+      seen.add(address);
+      recipients.push(address);
       entries.push(pick.entry);
     }
     const headers = factory.headers({ run: plan.run, seq, from: plan.from, recipients, date: dates.now() });

@@ -20,7 +20,9 @@ export async function loadTls(certFile: string | undefined, keyFile: string | un
         throw new TlsFileError(`cannot read the TLS ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       }
     };
-    const [cert, key] = await Promise.all([read(certFile, 'certificate'), read(keyFile, 'key')]);
+    // one after the other: with both missing, the error names the certificate every time
+    const cert = await read(certFile, 'certificate');
+    const key = await read(keyFile, 'key');
     if (!cert.includes('BEGIN CERTIFICATE')) throw new TlsFileError(`${certFile} is not a PEM certificate`);
     if (!key.includes('PRIVATE KEY')) throw new TlsFileError(`${keyFile} is not a PEM private key`);
     return { cert, key, selfSigned: false };
