@@ -15,7 +15,12 @@ async function refusal(p: Promise<unknown>): Promise<ClientError> {
     () => null,
     (err: unknown) => err,
   );
-  if (!(e instanceof ClientError)) throw new Error(`expected a ClientError, got ${e === null ? 'success' : (e as Error).message}`);
+  if (e === null) {
+    // kumod's default ACL lets a trusted host inject without credentials, and init.lua trusts
+    // loopback: a kubectl port-forward reaches the pod from 127.0.0.1, a NodePort does not
+    throw new Error('kumod accepted the injection: the connection reached kumod from a trusted host (loopback, e.g. through kubectl port-forward); test through the NodePort or an address kumod does not trust');
+  }
+  if (!(e instanceof ClientError)) throw new Error(`expected a ClientError, got ${(e as Error).message}`);
   return e;
 }
 

@@ -15,20 +15,26 @@ describe('4. Not an open relay', () => {
     const outside = address('outside', run, POLICY.sinkDomain);
     const listAddress = `nosuchlist-${run}@${POLICY.listDomain}`;
 
-    const c = await step(cfg, 'inject', () => RawSmtp.connect(cfg.ports.kumoInbound, cfg.smtpHost));
+    // the whole session under the step's deadline: RawSmtp has no timeouts of its own, so a
+    // listener that accepts and never answers would otherwise hang until the test backstop
+    let session: RawSmtp | undefined;
     try {
-      expect((await c.reply())?.code, 'greeting').toBe(220);
-      expect((await c.command('EHLO e2e.mailkind.test'))?.code).toBe(250);
-      expect((await c.command(`MAIL FROM:<sender+${run}@elsewhere.test>`))?.code).toBe(250);
-      const refused = await c.command(`RCPT TO:<${outside}>`);
-      expect(refused?.code, `RCPT to ${outside}: ${refused?.text}`).toBe(550);
-      expect(refused?.text).toMatch(/5\.7\.1/);
-      const accepted = await c.command(`RCPT TO:<${listAddress}>`);
-      expect(accepted?.code, `RCPT to ${listAddress}: ${accepted?.text}`).toBe(250);
-      expect((await c.command('RSET'))?.code).toBe(250);
-      await c.command('QUIT');
+      await step(cfg, 'inject', async () => {
+        const c = (session = await RawSmtp.connect(cfg.ports.kumoInbound, cfg.smtpHost));
+        expect((await c.reply())?.code, 'greeting').toBe(220);
+        expect((await c.command('EHLO e2e.mailkind.test'))?.code).toBe(250);
+        expect((await c.command(`MAIL FROM:<sender+${run}@elsewhere.test>`))?.code).toBe(250);
+        const refused = await c.command(`RCPT TO:<${outside}>`);
+        expect(refused?.code, `RCPT to ${outside}: ${refused?.text}`).toBe(550);
+        expect(refused?.text).toMatch(/5\.7\.1/);
+        const accepted = await c.command(`RCPT TO:<${listAddress}>`);
+        expect(accepted?.code, `RCPT to ${listAddress}: ${accepted?.text}`).toBe(250);
+        expect((await c.command('RSET'))?.code).toBe(250);
+        await c.command('QUIT');
+      });
     } finally {
-      c.destroy();
+      // also when the step's deadline passed with a reply still awaited
+      session?.destroy();
     }
 
     // the same with a real client and a whole message

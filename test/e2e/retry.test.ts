@@ -1,7 +1,9 @@
 // Scenario 6: retries. A `tempfail-2` recipient: the sink answers 451 to the first two attempts of
 // the message and accepts the third. KumoMTA must retry after retry_interval (5 s) and then the
 // doubled interval capped at max_retry_interval (10 s) (init.lua; docs/reference/kumo/
-// make_queue_config/retry_interval.md: jitter is at most 1/20 of the interval).
+// make_queue_config/retry_interval.md). The jitter is at most 1/20 of retry_interval, centred on
+// zero and cut to whole seconds: none at 5 s (crates/kumod/src/queue/queue.rs,
+// increment_attempts_and_update_delay; delay_for_attempt in crates/kumod/src/queue/config.rs).
 import { describe, expect } from 'vitest';
 import { inject } from '../../scripts/lib/clients/kumo-inject.js';
 import { POLICY } from './lib/config.js';
