@@ -33,8 +33,9 @@ export const TIMEOUT_DEFAULTS = {
   mailman: 90_000,
   /** the throttled batch (N messages at 10/s) */
   throttle: 180_000,
-  /** kumomta-0 deleted until it is Ready again (preStop 10 s, spool scan, probes) */
-  podRestart: 240_000,
+  /** kumomta-0 deleted until it is Ready again (preStop 10 s, spool scan, probes). With redeliver
+   * it must stay under the policy's max_age of 5 minutes, or kumod may expire what it spooled */
+  podRestart: 150_000,
   /** every spooled message delivered once the fault is lifted (retries every 10 s) */
   redeliver: 120_000,
   /** the throughput run, injection and delivery */

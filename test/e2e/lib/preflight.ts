@@ -90,7 +90,16 @@ export async function preflight(config: E2eConfig, deps: PreflightDeps = {}): Pr
     const found = new Map((await cluster.workloads(left(5_000))).map((w) => [w.name, w]));
     for (const name of expectedWorkloads(config.mailman)) {
       const w = found.get(name);
-      if (!w) problems.push({ component: name, message: 'not deployed (no Deployment or StatefulSet of that name)' });
+      if (!w) {
+        // the Mailman trio missing together is what `npm run up -- --profile minimal` deploys
+        const minimalStack = config.mailman && !found.has('mailman-core') && !found.has('mailman-web') && found.has('kumomta');
+        problems.push({
+          component: name,
+          message: minimalStack
+            ? 'not deployed: the stack looks like --profile minimal; run the suite with MAILKIND_PROFILE=minimal (the Mailman scenario is then left out), or `npm run up` for the full profile'
+            : 'not deployed (no Deployment or StatefulSet of that name)',
+        });
+      }
       else if (w.desired === 0) problems.push({ component: name, message: `${w.kind} is scaled to 0` });
       else if (w.ready < w.desired) problems.push({ component: name, message: `${w.ready}/${w.desired} pods Ready (kubectl -n ${config.namespace} describe pods -l app.kubernetes.io/name=${name})` });
     }

@@ -5,7 +5,9 @@ What it sets up (DESIGN.md "Mail flows", manifests/README.md):
   spool       LocalDisk data + meta under /var/spool/kumomta (the per-pod PVC)
   logs        zstd segments in /var/log/kumomta, and one JSON line per log record on stdout
   HTTP 8000   POST /api/inject/v1 needs basic auth (KUMO_HTTP_USER / KUMO_HTTP_PASSWORD);
-              only loopback is a trusted host, so auth holds through a NodePort or port-forward
+              only loopback is a trusted host, so auth holds through the NodePort (a client
+              arrives from a cluster address); a `kubectl port-forward` arrives as loopback and
+              is trusted without credentials
   SMTP 2525   inbound: accepts recipients in lists.mailkind.test only, from anyone
   SMTP 2587   relay: any recipient, from RELAY_NETWORKS and loopback only
   routing     lists.mailkind.test -> LMTP mailman-core.<ns>.svc.cluster.local:8024, TLS off
