@@ -7,7 +7,7 @@ import { injectBatched, totalOf } from '../../scripts/lib/clients/kumo-inject.js
 import { POLICY } from './lib/config.js';
 import { addresses } from './lib/mail.js';
 import { summarize, writeReport } from './lib/measure.js';
-import { scenario, step } from './lib/suite.js';
+import { expectNoMore, scenario, step } from './lib/suite.js';
 
 describe('1. HTTP injection', () => {
   scenario('100 messages over /api/inject/v1 arrive at the sink, exactly those Message-IDs', { slug: 'http', components: ['kumomta', 'smtp-sink'] }, async ({ cfg, kumo, sink, run }) => {
@@ -27,6 +27,7 @@ describe('1. HTTP injection', () => {
     const waited = await step(cfg, 'deliver', (ms) => sink.waitForCount(run, n, ms));
     expect(waited, `sink has ${waited.count} of ${n} messages of the run`).toEqual({ reached: true, count: n });
 
+    await expectNoMore(cfg, sink, run, n);
     const { total: recorded, messages } = await sink.allMessages({ run });
     expect(recorded, 'messages of the run at the sink (a duplicate would make this more)').toBe(n);
     const ids = messages.map((m) => m.messageId);

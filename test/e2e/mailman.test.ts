@@ -7,7 +7,7 @@ import { describe, expect } from 'vitest';
 import { listIdOf } from '../../scripts/lib/clients/mailman-rest.js';
 import { POLICY } from './lib/config.js';
 import { addresses, smtpSend } from './lib/mail.js';
-import { scenario, step, suite } from './lib/suite.js';
+import { expectNoMore, scenario, step, suite } from './lib/suite.js';
 
 describe('5. Mailman fan-out', () => {
   const skip = suite().mailman ? false : `profile ${suite().cfg.profile} runs no Mailman`;
@@ -38,6 +38,7 @@ describe('5. Mailman fan-out', () => {
     const got = await step(cfg, 'mailman', (ms) => sink.waitForRecipients(run, members, ms));
     if (!got.complete) note(`held messages of ${listId}: ${JSON.stringify(await mm.held(listId).catch((e: Error) => e.message))}`);
     expect(got.missing, 'members without a copy').toEqual([]);
+    await expectNoMore(cfg, sink, run, members.length);
     const copies = got.messages.flatMap((m) => m.rcptTo.map((r) => ({ r: r.toLowerCase(), m })));
     expect(copies.map((c) => c.r).sort(), 'exactly one copy per member').toEqual(members.map((m) => m.toLowerCase()).sort());
     for (const { m } of copies) {

@@ -43,6 +43,7 @@ describe('8. Shared throttle', () => {
     const report = { run, messages: n, limitPerSecond: rate, burst, tolerance: THROTTLE_TOLERANCE, sustainedRate: verdict.sustainedRate, worstWindow: verdict.worst, byPod: Object.fromEntries(byPod) };
     writeReport(cfg.reportsDir, 'e2e-throttle', report);
     console.log(`throttle: ${n} messages, sustained ${verdict.sustainedRate}/s (limit ${rate}/s), by pod ${JSON.stringify(report.byPod)}`);
+    if (kumod.size < 2) console.log('throttle: one kumod replica (minimal profile?): the rate limit held, but sharing it across replicas was not exercised');
 
     expect([...byPod.keys()].sort(), 'every kumod replica delivered part of the batch').toEqual([...kumod.values()].sort());
     expect(verdict.ok, `the worst window had ${verdict.worst.count} messages in ${verdict.worst.toMs - verdict.worst.fromMs} ms, allowed ${verdict.worst.allowed}`).toBe(true);

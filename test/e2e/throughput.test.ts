@@ -7,7 +7,7 @@ import { injectBatched, totalOf } from '../../scripts/lib/clients/kumo-inject.js
 import { POLICY } from './lib/config.js';
 import { addresses } from './lib/mail.js';
 import { summarize, writeReport } from './lib/measure.js';
-import { scenario, step } from './lib/suite.js';
+import { expectNoMore, scenario, step } from './lib/suite.js';
 
 describe('10. Throughput', () => {
   scenario('M messages over HTTP with concurrency C: rate and latency percentiles', { slug: 'throughput', components: ['kumomta', 'smtp-sink'] }, async ({ cfg, kumo, sink, run }) => {
@@ -30,6 +30,7 @@ describe('10. Throughput', () => {
 
     const waited = await step(cfg, 'throughput', (ms) => sink.waitForCount(run, m, Math.max(1, ms - (injected - t0))));
     expect(waited, `sink has ${waited.count} of ${m}`).toEqual({ reached: true, count: m });
+    await expectNoMore(cfg, sink, run, m);
 
     const sentAt = new Map(outcomes.flatMap((o) => o.messageIds.map((id) => [id, o.sentAt] as const)));
     // the sink's ring (--max-messages, 10,000 by default) may hold only the newest of a big run:

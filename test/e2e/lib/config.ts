@@ -40,6 +40,9 @@ export const TIMEOUT_DEFAULTS = {
   redeliver: 120_000,
   /** the throughput run, injection and delivery */
   throughput: 600_000,
+  /** after the expected count arrived: how long no further message of the run may come (a late
+   * duplicate from a retry or a redelivery would show up here) */
+  quiet: 5_000,
 } as const;
 export type StepName = keyof typeof TIMEOUT_DEFAULTS;
 

@@ -143,3 +143,14 @@ export function scenario(title: string, o: ScenarioOptions, body: (ctx: Scenario
     }
   });
 }
+
+/**
+ * No message of `run` beyond the `expected` ones arrives within the `quiet` step: waits (long-poll,
+ * no sleep) for one more and expects it not to come.
+ */
+export async function expectNoMore(cfg: Pick<E2eRuntime, 'timeouts'>, sink: { waitForCount(run: string, count: number, timeoutMs: number): Promise<{ reached: boolean; count: number }> }, run: string, expected: number): Promise<void> {
+  const extra = await step(cfg, 'quiet', (ms) => sink.waitForCount(run, expected + 1, ms));
+  if (extra.reached || extra.count !== expected) {
+    throw new Error(`${extra.count} messages of run ${run} at the sink, expected exactly ${expected}: a late duplicate arrived within ${cfg.timeouts.quiet} ms`);
+  }
+}
