@@ -86,6 +86,11 @@ export function isCI(env: NodeJS.ProcessEnv = process.env): boolean {
  * run `body`, and print any failure as one line of cause and one of fix (runMain).
  */
 export function runCommand<F extends CommonFlags>(cmd: Command, body: (flags: F, settings: Settings) => Promise<number | void>): Promise<void> {
+  // Ctrl-C: every step is idempotent, so running the command again continues where it stopped
+  process.once('SIGINT', () => {
+    process.stderr.write('\ninterrupted: run the same command again to continue where it stopped\n');
+    process.exit(130);
+  });
   return runMain(async () => {
     try {
       parseCommand(cmd, process.argv.slice(2));

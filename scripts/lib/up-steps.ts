@@ -1,7 +1,6 @@
 // `npm run up` as a list of small named steps. Each reads the desired state (settings, pins)
 // and what exists, and changes only what differs, so a second run changes nothing.
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { allChecks, blockers, type Check } from './checks.js';
@@ -211,7 +210,10 @@ const registry: Step<UpContext> = {
 /** Saves refs to one archive and loads it into the kind node. */
 async function loadIntoKind(ctx: UpContext, refs: readonly string[]): Promise<void> {
   if (refs.length === 0) return;
-  const dir = await mkdtemp(join(tmpdir(), 'mailkind-images-'));
+  // under .mailkind, not the system tmp: archives run to gigabytes and /tmp is often RAM (tmpfs)
+  const parent = join(ctx.settings.paths.state, 'tmp');
+  await mkdir(parent, { recursive: true });
+  const dir = await mkdtemp(join(parent, 'images-'));
   try {
     const archive = join(dir, 'images.tar');
     const d = dockerOrFail(ctx);
@@ -231,6 +233,8 @@ const images: Step<UpContext> = {
   name: 'images',
   title: 'Pinned images into the node',
   async run(ctx, out) {
+    // archives an interrupted `up` left behind
+    await rm(join(ctx.settings.paths.state, 'tmp'), { recursive: true, force: true });
     const wanted = imagesForProfile(ctx.pins.images.pulled, profileRunsMailman(ctx.settings.profile));
     const onNode = await nodeImages(ctx);
     const onHost = new Set<string>();
