@@ -44,10 +44,8 @@ export interface UpTools {
 export interface UpState {
   docker?: DockerInfo;
   platform?: string;
-  node?: string;
   sinkImageId?: string;
   sinkImageRef?: string;
-  secretsOutcome?: string;
   warnings: Check[];
 }
 
@@ -139,7 +137,6 @@ const cluster: Step<UpContext> = {
     const desired = desiredCluster(settings.cluster, await readFile(settings.paths.kindConfig, 'utf8'), settings.ports);
     const [listed, node] = await Promise.all([tools.kind.clusters(), tools.docker.container(controlPlaneName(settings.cluster))]);
     const decision = decideCluster({ listed: listed.includes(settings.cluster), node, desired });
-    ctx.state.node = controlPlaneName(settings.cluster);
     let outcome: string;
     switch (decision.action) {
       case 'refuse':
@@ -195,7 +192,7 @@ const registry: Step<UpContext> = {
     if (action === 'start') await docker.start(spec.name);
     const after = action === 'keep' ? c : await docker.container(spec.name);
     if (!after.networks.includes('kind')) await docker.networkConnect('kind', spec.name);
-    const node = ctx.state.node ?? controlPlaneName(ctx.settings.cluster);
+    const node = controlPlaneName(ctx.settings.cluster);
     const path = hostsTomlPath(spec.port);
     const want = hostsToml(spec);
     const have = await docker.exec(node, ['sh', '-c', `cat '${path}' 2>/dev/null || true`]);
@@ -225,7 +222,7 @@ async function loadIntoKind(ctx: UpContext, refs: readonly string[]): Promise<vo
 }
 
 async function nodeImages(ctx: UpContext): Promise<Set<string>> {
-  const out = await ctx.tools.docker.exec(ctx.state.node ?? controlPlaneName(ctx.settings.cluster), ['ctr', '--namespace', 'k8s.io', 'images', 'list', '--quiet']);
+  const out = await ctx.tools.docker.exec(controlPlaneName(ctx.settings.cluster), ['ctr', '--namespace', 'k8s.io', 'images', 'list', '--quiet']);
   return new Set(out.split('\n').map((l) => l.trim()).filter(Boolean));
 }
 
@@ -315,7 +312,6 @@ const secrets: Step<UpContext> = {
     const docs = secretObjects(ensured.secrets, settings.namespace).map((o) => stringify(o)).join('---\n');
     const lines = await ctx.tools.kubectl.applyManifest(docs, false);
     const changed = lines.filter((l) => !/unchanged$/.test(l)).length;
-    ctx.state.secretsOutcome = ensured.outcome;
     return `file ${ensured.outcome}${ensured.added.length ? ` (+${ensured.added.join(', ')})` : ''}; ${created ? 'namespace created, ' : ''}${changed === 0 ? 'unchanged in cluster' : `${changed} Secret(s) applied`}`;
   },
 };
