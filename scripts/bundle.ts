@@ -8,8 +8,7 @@ import { Command, Option } from 'commander';
 import { addCommonOptions, type CommonFlags, isCI, makeToolkit, readPins, runCommand } from './lib/cli.js';
 import { platformOf, supportsSavePlatform } from './lib/docker.js';
 import { UserError } from './lib/errors.js';
-import { CommandError, lastLine } from './lib/exec/runner.js';
-import { inParallel, pullFailureHint } from './lib/images.js';
+import { buildSinkImage, pullImages } from './lib/image-actions.js';
 import { chooseRenderer, runSteps, timingTable, type Step } from './lib/steps.js';
 
 interface BundleFlags extends CommonFlags {
@@ -51,14 +50,7 @@ await runCommand<BundleFlags>(cmd, async (flags, settings) => {
       name: 'pull',
       title: `Pull ${ctx.refs.length} pinned images for ${platform}`,
       async run(c) {
-        await inParallel(c.refs, 3, async (ref) => {
-          try {
-            await docker.pull(ref, c.platform);
-          } catch (e) {
-            const msg = e instanceof CommandError ? e.result.stderr : String(e);
-            throw new UserError(`pulling ${ref} failed: ${lastLine(msg)}`, pullFailureHint(msg));
-          }
-        });
+        await pullImages(docker, c.refs, c.platform);
         return `${c.refs.length} pulled`;
       },
     },
@@ -66,8 +58,7 @@ await runCommand<BundleFlags>(cmd, async (flags, settings) => {
       name: 'sink-image',
       title: `Build ${pins.images.sink} for ${platform}`,
       async run(c) {
-        const root = settings.paths.root;
-        await docker.build({ context: root, dockerfile: join(root, 'sinks/smtp-sink/Dockerfile'), tag: pins.images.sink, platform: c.platform });
+        await buildSinkImage(docker, settings.paths.root, pins.images.sink, c.platform);
         c.refs.push(pins.images.sink);
         return 'built';
       },

@@ -8,7 +8,8 @@ import { controlPlaneName, decideCluster, desiredCluster } from './cluster.js';
 import { type Docker, type DockerInfo, platformOf, supportsSavePlatform } from './docker.js';
 import { UserError } from './errors.js';
 import { CommandError, lastLine } from './exec/runner.js';
-import { inParallel, planImages, pullFailureHint } from './images.js';
+import { buildSinkImage, pullImages } from './image-actions.js';
+import { planImages } from './images.js';
 import type { Kind } from './kind.js';
 import type { Kubectl } from './kubectl.js';
 import { overlayKustomization, overlayName, SINK_IMAGE_ANNOTATION } from './overlay.js';
@@ -240,14 +241,7 @@ const images: Step<UpContext> = {
     if (plan.unavailable.length > 0) throw new UserError(`not in the bundle nor on the node: ${plan.unavailable.join(', ')}`, 'run `npm run bundle` again');
     if (plan.pull.length > 0) {
       out.note(`pulling ${plan.pull.length} image(s) for ${ctx.state.platform}`);
-      await inParallel(plan.pull, 3, async (ref) => {
-        try {
-          await ctx.tools.docker.pull(ref, ctx.state.platform ?? 'linux/amd64');
-        } catch (e) {
-          const msg = e instanceof CommandError ? e.result.stderr : String(e);
-          throw new UserError(`pulling ${ref} failed: ${lastLine(msg)}`, pullFailureHint(msg));
-        }
-      });
+      await pullImages(ctx.tools.docker, plan.pull, ctx.state.platform ?? 'linux/amd64');
     }
     if (plan.load.length > 0) {
       out.note(`loading ${plan.load.length} image(s) into ${ctx.settings.cluster}`);
@@ -275,12 +269,7 @@ const sinkImage: Step<UpContext> = {
     const root = ctx.settings.paths.root;
     if (!ctx.options.images) {
       out.note(`docker build ${ref}`);
-      try {
-        await docker.build({ context: root, dockerfile: join(root, 'sinks/smtp-sink/Dockerfile'), tag: ref });
-      } catch (e) {
-        const msg = e instanceof CommandError ? e.result.stderr : String(e);
-        throw new UserError(`building ${ref} failed: ${lastLine(msg)}`, 'run `docker build -f sinks/smtp-sink/Dockerfile .` to see the whole build log');
-      }
+      await buildSinkImage(docker, root, ref);
     }
     const id = await docker.imageId(ref);
     if (!id) throw new UserError(`${ref} is not on the host after the build`, 'run `docker build -f sinks/smtp-sink/Dockerfile -t mailkind/smtp-sink:dev .`');

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { freePorts } from '../../bench/lib/net.js';
 import { PORT_KEYS, PORTS } from '../../scripts/lib/settings.js';
 import { DEFAULT_STATE, runFake, type FakeState } from '../fixtures/fake-tools/fake-cli.mjs';
 
@@ -34,17 +35,6 @@ export interface FakeWorld {
   state(): FakeState;
   setState(patch: Partial<FakeState>): void;
   secretsPath: string;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 /** The shim: argv and stdin out as NUL-separated fields, exit code and base64 stdout/stderr back. */
@@ -120,22 +110,13 @@ export async function fakeWorld(initial: Partial<FakeState> = {}): Promise<FakeW
     MAILKIND_STATE_DIR: join(dir, 'state'),
     CI: 'true',
   };
-  // the kernel may hand out a just-closed port again: keep them distinct
-  const taken = new Set<number>();
-  const distinctPort = async () => {
-    for (;;) {
-      const p = await freePort();
-      if (!taken.has(p)) {
-        taken.add(p);
-        return p;
-      }
-    }
-  };
-  for (const key of PORT_KEYS) {
-    ports[key] = await distinctPort();
+  // held open together while read, so all seven are distinct
+  const free = await freePorts(PORT_KEYS.length + 1);
+  PORT_KEYS.forEach((key, i) => {
+    ports[key] = free[i]!;
     env[PORTS[key].env] = String(ports[key]);
-  }
-  const registryPort = await distinctPort();
+  });
+  const registryPort = free[PORT_KEYS.length]!;
   env.MAILKIND_REGISTRY_PORT = String(registryPort);
   return {
     dir,
