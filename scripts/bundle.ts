@@ -5,11 +5,11 @@ import { createReadStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { addCommonOptions, type CommonFlags, isCI, makeToolkit, readPins, runCommand } from './lib/cli.js';
-import { platformOf, supportsSavePlatform } from './lib/docker.js';
-import { UserError } from './lib/errors.js';
-import { buildSinkImage, pullImages } from './lib/image-actions.js';
-import { chooseRenderer, runSteps, timingTable, type Step } from './lib/steps.js';
+import { addCommonOptions, type CommonFlags, isCI, makeToolkit, readPins, runCommand } from './lib/cli/common.js';
+import { platformOf, supportsSavePlatform } from './lib/tools/docker.js';
+import { UserError } from './lib/cli/errors.js';
+import { buildSinkImage, pullImages } from './lib/lifecycle/image-actions.js';
+import { chooseRenderer, runSteps, timingTable, type Step } from './lib/lifecycle/steps.js';
 
 interface BundleFlags extends CommonFlags {
   platform?: string;

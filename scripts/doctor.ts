@@ -1,10 +1,10 @@
 // npm run doctor: is this machine ready for `npm run up`? A table with a fix per problem.
 import { Command } from 'commander';
 import { chalk } from 'zx';
-import { allChecks, blockers, checkTable, type Level } from './lib/checks.js';
-import { addCommonOptions, type CommonFlags, makeToolkit, readPins, runCommand } from './lib/cli.js';
-import { downloads, installTool } from './lib/install-tools.js';
-import { probe } from './lib/probe.js';
+import { allChecks, blockers, checkTable, type Level } from './lib/lifecycle/checks.js';
+import { addCommonOptions, type CommonFlags, makeToolkit, readPins, runCommand } from './lib/cli/common.js';
+import { downloads, installTool } from './lib/tools/install.js';
+import { probe } from './lib/lifecycle/probe.js';
 
 interface DoctorFlags extends CommonFlags {
   installTools?: boolean;

@@ -1,8 +1,8 @@
 // npm run down: delete the kind cluster (or, with --context, the namespace and its PVCs).
 import { rm } from 'node:fs/promises';
 import { Command } from 'commander';
-import { addCommonOptions, type CommonFlags, makeToolkit, runCommand } from './lib/cli.js';
-import { UserError } from './lib/errors.js';
+import { addCommonOptions, type CommonFlags, makeToolkit, runCommand } from './lib/cli/common.js';
+import { UserError } from './lib/cli/errors.js';
 
 interface DownFlags extends CommonFlags {
   purge?: boolean;

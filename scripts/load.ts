@@ -1,8 +1,8 @@
 // npm run load: send mail to the stack (the KumoMTA relay or inject API) or to a local sink at a
 // rate, with a recipient mix that includes the sink's fault addresses, and report what happened.
 import { createLogUpdate } from 'log-update';
-import { HelpShown, isCI } from './lib/cli.js';
-import { runMain, UserError } from './lib/errors.js';
+import { HelpShown, isCI } from './lib/cli/common.js';
+import { runMain, UserError } from './lib/cli/errors.js';
 import { parseLoadArgs, type LoadConfig } from './lib/load/options.js';
 import { prepareHttp, probeSmtp, smtpTransport, unreachableFix } from './lib/load/preflight.js';
 import { liveView, plainLine, summarize, summaryText } from './lib/load/report.js';

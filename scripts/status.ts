@@ -1,10 +1,10 @@
 // npm run status: each component's readiness, restarts, endpoint and recent warnings.
 import { Command } from 'commander';
-import { addCommonOptions, type CommonFlags, makeToolkit, runCommand } from './lib/cli.js';
-import { UserError } from './lib/errors.js';
-import { lastLine } from './lib/exec/runner.js';
-import { readSecrets } from './lib/secrets-file.js';
-import { allReady, statusRows, statusTable, type EventJson, type PodJson, type WorkloadJson } from './lib/status-model.js';
+import { addCommonOptions, type CommonFlags, makeToolkit, runCommand } from './lib/cli/common.js';
+import { UserError } from './lib/cli/errors.js';
+import { lastLine } from './lib/tools/runner.js';
+import { readSecrets } from './lib/secrets/file.js';
+import { allReady, statusRows, statusTable, type EventJson, type PodJson, type WorkloadJson } from './lib/lifecycle/status-model.js';
 
 interface StatusFlags extends CommonFlags {
   json?: boolean;

@@ -1,10 +1,10 @@
 // npm run up: reconcile a kind cluster (or --context cluster) running the whole stack.
 import { Command } from 'commander';
-import { addCommonOptions, type CommonFlags, isCI, makeToolkit, readPins, runCommand } from './lib/cli.js';
-import { UsageError } from './lib/errors.js';
-import { upSteps, type UpContext } from './lib/up-steps.js';
-import { chooseRenderer, runSteps } from './lib/steps.js';
-import { upSummary } from './lib/summary.js';
+import { addCommonOptions, type CommonFlags, isCI, makeToolkit, readPins, runCommand } from './lib/cli/common.js';
+import { UsageError } from './lib/cli/errors.js';
+import { upSteps, type UpContext } from './lib/lifecycle/up-steps.js';
+import { chooseRenderer, runSteps } from './lib/lifecycle/steps.js';
+import { upSummary } from './lib/lifecycle/summary.js';
 
 interface UpFlags extends CommonFlags {
   images?: string;

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { freePorts } from '../../bench/lib/net.js';
-import { PORT_KEYS, PORTS } from '../../scripts/lib/settings.js';
+import { PORT_KEYS, PORTS } from '../../scripts/lib/config/settings.js';
 import { DEFAULT_STATE, runFake, type FakeState } from '../fixtures/fake-tools/fake-cli.mjs';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));

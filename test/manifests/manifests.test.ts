@@ -6,8 +6,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { declaredSecretKeys } from '../../scripts/lib/secret-spec.js';
-import { generateSecrets, secretObjects } from '../../scripts/lib/secrets.js';
+import { declaredSecretKeys } from '../../scripts/lib/secrets/spec.js';
+import { generateSecrets, secretObjects } from '../../scripts/lib/secrets/generate.js';
 import {
   checkCidrEnv,
   checkConfigReferences,

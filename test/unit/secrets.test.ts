@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALPHABETS, SECRET_SPECS, declaredSecretKeys, type ValueSpec } from '../../scripts/lib/secret-spec.js';
+import { ALPHABETS, SECRET_SPECS, declaredSecretKeys, type ValueSpec } from '../../scripts/lib/secrets/spec.js';
 import {
   SecretsError,
   completeSecrets,
@@ -9,7 +9,7 @@ import {
   secretObjects,
   serializeSecretsFile,
   type SecretsRecord,
-} from '../../scripts/lib/secrets.js';
+} from '../../scripts/lib/secrets/generate.js';
 
 /** Every generated (random) value of a record, for "never in an error message" checks. */
 function allValues(secrets: SecretsRecord): string[] {

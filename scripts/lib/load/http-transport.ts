@@ -4,8 +4,8 @@
 import { connect } from 'node:net';
 import { ClientError } from '../clients/http.js';
 import { inject, type InjectEndpoint } from '../clients/kumo-inject.js';
-import { UserError } from '../errors.js';
-import { readSecrets } from '../secrets-file.js';
+import { UserError } from '../cli/errors.js';
+import { readSecrets } from '../secrets/file.js';
 import { MESSAGE_ID_DOMAIN } from './message.js';
 import type { Job, JobSource, Slot, Transport } from './runner.js';
 import type { ErrorKind } from './smtp-client.js';

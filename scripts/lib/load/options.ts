@@ -1,10 +1,10 @@
 // `npm run load` flags -> a checked LoadConfig. Defaults for the target come from settings.ts
 // (host and host ports, env overrides); every bad value is a UsageError (exit 2) naming the flag.
 import { Command, Option } from 'commander';
-import { UsageError } from '../errors.js';
-import { parseCommand } from '../cli.js';
+import { UsageError } from '../cli/errors.js';
+import { parseCommand } from '../cli/common.js';
 import { INJECT_PATH } from '../clients/kumo-inject.js';
-import { resolveSettings } from '../settings.js';
+import { resolveSettings } from '../config/settings.js';
 import { defaultRunId, RUN_ID } from './message.js';
 import { DEFAULT_MIX, DEFAULT_MIX_NOTES, isAddress, MixError, parseMix, type MixEntry } from './mix.js';
 import { defaultBurst } from './pacer.js';

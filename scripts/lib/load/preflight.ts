@@ -1,7 +1,7 @@
 // Before a run: is the target there and does it speak the protocol? Failures become one line of
 // cause and one of fix (UserError, exit 1), so a typo in --target or a stack that is down never
 // turns into thousands of counted connection errors.
-import { UserError } from '../errors.js';
+import { UserError } from '../cli/errors.js';
 import type { LoadConfig } from './options.js';
 import { SmtpClientError, SmtpSessionRefused } from './smtp-client.js';
 import { SmtpTransport } from './smtp-transport.js';

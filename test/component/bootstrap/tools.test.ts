@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { CommandError, execaRunner } from '../../../scripts/lib/exec/runner.js';
-import { downloads, installTool, parseChecksum } from '../../../scripts/lib/install-tools.js';
-import { overlayKustomization } from '../../../scripts/lib/overlay.js';
-import { readToolPins } from '../../../scripts/lib/pins.js';
+import { CommandError, execaRunner } from '../../../scripts/lib/tools/runner.js';
+import { downloads, installTool, parseChecksum } from '../../../scripts/lib/tools/install.js';
+import { overlayKustomization } from '../../../scripts/lib/lifecycle/overlay.js';
+import { readToolPins } from '../../../scripts/lib/config/pins.js';
 import { ROOT, realKubectl } from '../../helpers/fake-tools.js';
 
 describe('execaRunner', () => {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../scripts/lib/settings.js';
+import { REPO_ROOT } from '../../../scripts/lib/config/settings.js';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { Cluster } from '../../e2e/lib/cluster.js';
 import { resolveE2eConfig, type E2eConfig } from '../../e2e/lib/config.js';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { freePorts } from '../../../bench/lib/net.js';
 import { SUMMARY_VERSION, type LoadSummary } from '../../../scripts/lib/load/report.js';
-import { ensureSecrets } from '../../../scripts/lib/secrets-file.js';
+import { ensureSecrets } from '../../../scripts/lib/secrets/file.js';
 import { api, startTestSink } from '../../helpers/sink.js';
 
 const TSX = 'node_modules/.bin/tsx';

@@ -8,11 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../../scripts/lib/errors.js';
+import { UserError } from '../../../scripts/lib/cli/errors.js';
 import { parseLoadArgs, type LoadConfig } from '../../../scripts/lib/load/options.js';
 import { prepareHttp } from '../../../scripts/lib/load/preflight.js';
 import { runLoad } from '../../../scripts/lib/load/runner.js';
-import { ensureSecrets } from '../../../scripts/lib/secrets-file.js';
+import { ensureSecrets } from '../../../scripts/lib/secrets/file.js';
 import { DOCUMENTED_ERRORS } from '../../unit/clients/kumo-inject-v1.schema.js';
 
 interface Request {

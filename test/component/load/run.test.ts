@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePorts } from '../../../bench/lib/net.js';
-import { UserError } from '../../../scripts/lib/errors.js';
+import { UserError } from '../../../scripts/lib/cli/errors.js';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { parseLoadArgs, type LoadConfig } from '../../../scripts/lib/load/options.js';
 import { probeSmtp, smtpTransport } from '../../../scripts/lib/load/preflight.js';

@@ -1,7 +1,7 @@
 // The Tiltfile under the real tilt CLI. `tilt alpha tiltfile-result` evaluates it exactly as
 // `tilt up` does (config args, kustomize(), the context guard, local()) without contacting a
 // cluster, and prints the resulting resource graph as JSON; these tests hold that graph to the
-// rendered manifests, the sink's Dockerfile and scripts/lib/settings.ts.
+// rendered manifests, the sink's Dockerfile and scripts/lib/config/settings.ts.
 //
 // What this proves: the graph Tilt would run. What it does not: Tilt against a live cluster (image
 // build and push, live update into a pod, port-forwards, the pods rolling); see README "Tilt".
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PORTS, resolveSettings } from '../../../scripts/lib/settings.js';
+import { PORTS, resolveSettings } from '../../../scripts/lib/config/settings.js';
 import { WORKLOAD_KINDS, podSpec, type K8sObject } from '../../manifests/lib/k8s.js';
 import { findRenderer, render, type Renderer } from '../../manifests/lib/render.js';
 

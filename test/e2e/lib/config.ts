@@ -1,11 +1,11 @@
-// The e2e suite's configuration: names, host and ports from scripts/lib/settings.ts (DESIGN.md),
+// The e2e suite's configuration: names, host and ports from scripts/lib/config/settings.ts (DESIGN.md),
 // credentials from the secrets file (or the cluster's Secrets, see preflight.ts), sizes and
 // per-step timeouts. Every value can be overridden by an environment variable, so the suite also
 // runs against a remote cluster or staging. Pure: the environment and a file reader are passed in.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseSecretsFile, SecretsError, type PartialSecrets } from '../../../scripts/lib/secrets.js';
-import { profileRunsMailman, resolveSettings, SettingsError, type Settings } from '../../../scripts/lib/settings.js';
+import { parseSecretsFile, SecretsError, type PartialSecrets } from '../../../scripts/lib/secrets/generate.js';
+import { profileRunsMailman, resolveSettings, SettingsError, type Settings } from '../../../scripts/lib/config/settings.js';
 
 /** Where the e2e JUnit report goes (vitest.e2e.config.ts and a failed preflight write it). */
 export const E2E_JUNIT = process.env.MAILKIND_E2E_JUNIT || 'reports/junit-e2e.xml';

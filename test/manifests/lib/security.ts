@@ -202,7 +202,7 @@ export function checkNoCredentials(objects: K8sObject[]): Finding[] {
         object: ref(o),
         field: '(object)',
         problem: 'a Secret in the manifests puts a credential in git',
-        fix: 'declare it in scripts/lib/secret-spec.ts: the toolkit generates and applies it',
+        fix: 'declare it in scripts/lib/secrets/spec.ts: the toolkit generates and applies it',
       });
     }
     if (o.kind === 'ConfigMap') {
@@ -232,7 +232,7 @@ export function checkNoCredentials(objects: K8sObject[]): Finding[] {
             object: ref(o),
             field: `${path}.env[${e.name}]`,
             problem: 'a credential-named variable has a literal value',
-            fix: 'use valueFrom.secretKeyRef with a Secret from scripts/lib/secret-spec.ts',
+            fix: 'use valueFrom.secretKeyRef with a Secret from scripts/lib/secrets/spec.ts',
           });
         }
         const url = URL_CREDENTIAL.exec(e.value);

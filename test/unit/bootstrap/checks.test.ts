@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { allChecks, blockers, checkTable, dockerChecks, inotifyCheck, diskCheck, portChecks, toolChecks, type Facts } from '../../../scripts/lib/checks.js';
-import type { DockerInfo } from '../../../scripts/lib/docker.js';
-import { parseDockerInfo } from '../../../scripts/lib/docker.js';
+import { allChecks, blockers, checkTable, dockerChecks, inotifyCheck, diskCheck, portChecks, toolChecks, type Facts } from '../../../scripts/lib/lifecycle/checks.js';
+import type { DockerInfo } from '../../../scripts/lib/tools/docker.js';
+import { parseDockerInfo } from '../../../scripts/lib/tools/docker.js';
 
 const pins = { kind: { version: 'v0.32.0', minimum: 'v0.27.0' }, kubectl: { version: 'v1.36.1', minimum: 'v1.30.0' }, tilt: { minimum: 'v0.33.0' }, registry: { image: 'registry:3.0.0' } };
 const GiB = 1024 ** 3;

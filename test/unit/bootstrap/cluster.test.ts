@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { clusterDifferences, decideCluster, desiredCluster, portsPublishedBy } from '../../../scripts/lib/cluster.js';
-import type { ContainerState } from '../../../scripts/lib/docker.js';
-import { resolveSettings } from '../../../scripts/lib/settings.js';
+import { clusterDifferences, decideCluster, desiredCluster, portsPublishedBy } from '../../../scripts/lib/lifecycle/cluster.js';
+import type { ContainerState } from '../../../scripts/lib/tools/docker.js';
+import { resolveSettings } from '../../../scripts/lib/config/settings.js';
 
 const settings = resolveSettings({});
 const kindConfig = readFileSync(join(settings.paths.root, 'manifests/kind/cluster.yaml'), 'utf8');

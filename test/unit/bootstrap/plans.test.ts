@@ -1,17 +1,17 @@
 // Pure plans: images, registry, overlay text, rollout order and pod diagnosis, status rows, steps.
 import { describe, expect, it } from 'vitest';
-import { containerdName, imagesForProfile, imagesFromKustomization, nodeImageFromKindConfig, readImagePins, versionAtLeast } from '../../../scripts/lib/pins.js';
-import { inParallel, planImages, pullFailureHint } from '../../../scripts/lib/images.js';
-import { decideRegistry, hostsToml, localRegistryConfigMap, registryRunArgs } from '../../../scripts/lib/registry.js';
-import { overlayKustomization, overlayName } from '../../../scripts/lib/overlay.js';
-import { reasonFix, rolloutOrder, summarizePod } from '../../../scripts/lib/rollout.js';
-import { statusRows, statusTable } from '../../../scripts/lib/status-model.js';
-import { resolveSettings } from '../../../scripts/lib/settings.js';
-import { leftoverRefs, upSteps } from '../../../scripts/lib/up-steps.js';
-import { formatDuration, runSteps, Skip, timingTable, type Step } from '../../../scripts/lib/steps.js';
-import { endpoints } from '../../../scripts/lib/summary.js';
-import { formatFailure, UserError } from '../../../scripts/lib/errors.js';
-import { CommandError } from '../../../scripts/lib/exec/runner.js';
+import { containerdName, imagesForProfile, imagesFromKustomization, nodeImageFromKindConfig, readImagePins, versionAtLeast } from '../../../scripts/lib/config/pins.js';
+import { inParallel, planImages, pullFailureHint } from '../../../scripts/lib/lifecycle/images.js';
+import { decideRegistry, hostsToml, localRegistryConfigMap, registryRunArgs } from '../../../scripts/lib/lifecycle/registry.js';
+import { overlayKustomization, overlayName } from '../../../scripts/lib/lifecycle/overlay.js';
+import { reasonFix, rolloutOrder, summarizePod } from '../../../scripts/lib/lifecycle/rollout.js';
+import { statusRows, statusTable } from '../../../scripts/lib/lifecycle/status-model.js';
+import { resolveSettings } from '../../../scripts/lib/config/settings.js';
+import { leftoverRefs, upSteps } from '../../../scripts/lib/lifecycle/up-steps.js';
+import { formatDuration, runSteps, Skip, timingTable, type Step } from '../../../scripts/lib/lifecycle/steps.js';
+import { endpoints } from '../../../scripts/lib/lifecycle/summary.js';
+import { formatFailure, UserError } from '../../../scripts/lib/cli/errors.js';
+import { CommandError } from '../../../scripts/lib/tools/runner.js';
 
 describe('pins', () => {
   it('reads every workload image from the kustomization and the node image from the kind config', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveSettings, SettingsError } from '../../../scripts/lib/settings.js';
+import { resolveSettings, SettingsError } from '../../../scripts/lib/config/settings.js';
 
 describe('resolveSettings: defaults <- env <- flags', () => {
   it('has the DESIGN.md names, ports and paths by default', () => {

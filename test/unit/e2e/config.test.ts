@@ -1,7 +1,7 @@
 // The e2e suite's configuration: settings.ts names and ports, credentials from env or the secrets
 // file, sizes and per-step timeouts, every value overridable by env; errors never show a secret.
 import { describe, expect, it } from 'vitest';
-import { generateSecrets, serializeSecretsFile } from '../../../scripts/lib/secrets.js';
+import { generateSecrets, serializeSecretsFile } from '../../../scripts/lib/secrets/generate.js';
 import { describeConfig, E2eConfigError, resolveE2eConfig, sizeEnvName, timeoutEnvName, TIMEOUT_DEFAULTS, type ReadFile } from '../../e2e/lib/config.js';
 
 const secrets = generateSecrets();

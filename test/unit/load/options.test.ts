@@ -1,9 +1,9 @@
 // `npm run load` flags: defaults from settings.ts, every bad value a UsageError (exit 2) naming the flag.
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../../scripts/lib/errors.js';
+import { UsageError } from '../../../scripts/lib/cli/errors.js';
 import { DEFAULTS, parseDuration, parseHttpTarget, parseLoadArgs, parseRate, parseSize, parseSmtpTarget } from '../../../scripts/lib/load/options.js';
 import { DEFAULT_MIX, parseMix } from '../../../scripts/lib/load/mix.js';
-import { PORTS } from '../../../scripts/lib/settings.js';
+import { PORTS } from '../../../scripts/lib/config/settings.js';
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseLoadArgs(argv, env, () => 0.5);
 

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from './errors.js';
-import type { ToolPins } from './pins.js';
+import { UserError } from '../cli/errors.js';
+import type { ToolPins } from '../config/pins.js';
 
 export interface Download {
   tool: 'kind' | 'kubectl';

@@ -1,5 +1,5 @@
 // The kubectl CLI, always pinned to one context and namespace (never the user's current one).
-import { CommandError, type Runner, type RunResult } from './exec/runner.js';
+import { CommandError, type Runner, type RunResult } from './runner.js';
 
 export interface KubectlTarget {
   context: string;

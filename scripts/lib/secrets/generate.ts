@@ -12,7 +12,7 @@ import {
   type SecretName,
   type SecretSpec,
   type ValueSpec,
-} from './secret-spec.js';
+} from './spec.js';
 
 /** Every generated value, by Secret name and key. */
 export type SecretsRecord = { [N in SecretName]: { [K in SecretKeyOf<N>]: string } };

@@ -1,5 +1,5 @@
 // `npm run status` as data: one row per workload from what kubectl returns. Pure.
-import type { Settings } from './settings.js';
+import type { Settings } from '../config/settings.js';
 import { endpoints } from './summary.js';
 
 export interface WorkloadJson {

@@ -4,8 +4,8 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file is scripts/lib/settings.ts). */
-export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** The repository root (this file is scripts/lib/config/settings.ts). */
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
 export const PORT_KEYS = ['kumoHttp', 'kumoInbound', 'kumoRelay', 'sinkHttp', 'mailmanRest', 'mailmanWeb'] as const;
 export type PortKey = (typeof PORT_KEYS)[number];

@@ -2,7 +2,7 @@
 // these names live in code; manifests/README.md ("Secrets") is the same table for people, and
 // test/manifests checks every secretKeyRef in the manifests resolves against this list.
 //
-// Values are generated on the first `up` (scripts/lib/secrets.ts), kept in a git-ignored file
+// Values are generated on the first `up` (scripts/lib/secrets/generate.ts), kept in a git-ignored file
 // with mode 0600 and applied as Secrets by both the npm path and the Tilt path.
 
 /** How one value is produced. */

@@ -1,5 +1,5 @@
 // The docker CLI, as the bootstrap uses it. Every method goes through the Runner seam.
-import type { Runner } from './exec/runner.js';
+import type { Runner } from './runner.js';
 
 export interface DockerInfo {
   reachable: boolean;

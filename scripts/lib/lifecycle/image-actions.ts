@@ -1,9 +1,9 @@
 // Image work `up` and `bundle` share: pulling the pins and building the sink, each failure turned
 // into a cause and a fix.
 import { join } from 'node:path';
-import type { Docker } from './docker.js';
-import { UserError } from './errors.js';
-import { CommandError, lastLine } from './exec/runner.js';
+import type { Docker } from '../tools/docker.js';
+import { UserError } from '../cli/errors.js';
+import { CommandError, lastLine } from '../tools/runner.js';
 import { inParallel, pullFailureHint } from './images.js';
 
 function stderrOf(e: unknown): string {

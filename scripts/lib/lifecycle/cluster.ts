@@ -1,8 +1,8 @@
 // The desired kind cluster and the decision what to do with the one that exists (ctlptl's
 // "declare, then reconcile"). Pure: the up step gathers the facts and acts on the decision.
 import { parseDocument } from 'yaml';
-import type { ContainerState } from './docker.js';
-import { PORT_KEYS, PORTS, type PortKey } from './settings.js';
+import type { ContainerState } from '../tools/docker.js';
+import { PORT_KEYS, PORTS, type PortKey } from '../config/settings.js';
 
 export interface PortMapping {
   containerPort: number;

@@ -1,14 +1,14 @@
 // What the entry points share: the common flags (commander), settings from env + flags, and the
 // CLI wrappers built on one runner (with --verbose echoing each command).
 import { type Command, CommanderError, Option } from 'commander';
-import { Docker } from './docker.js';
+import { Docker } from '../tools/docker.js';
 import { runMain, UsageError } from './errors.js';
-import { execaRunner, type Runner } from './exec/runner.js';
-import { Kind } from './kind.js';
-import { Kubectl } from './kubectl.js';
-import { readImagePins, readToolPins } from './pins.js';
-import { PROFILES, resolveSettings, type Settings, type SettingsFlags } from './settings.js';
-import { Tilt } from './tilt.js';
+import { execaRunner, type Runner } from '../tools/runner.js';
+import { Kind } from '../tools/kind.js';
+import { Kubectl } from '../tools/kubectl.js';
+import { readImagePins, readToolPins } from '../config/pins.js';
+import { PROFILES, resolveSettings, type Settings, type SettingsFlags } from '../config/settings.js';
+import { Tilt } from '../tools/tilt.js';
 
 export interface CommonFlags {
   cluster?: string;

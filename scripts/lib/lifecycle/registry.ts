@@ -1,7 +1,7 @@
 // kind's local-registry recipe (kind docs, "Local Registry"): a registry container on
 // 127.0.0.1:<port>, joined to the `kind` network, a containerd hosts.toml on each node mapping
 // localhost:<port> to it, and the KEP-1755 ConfigMap through which Tilt finds it.
-import type { ContainerState } from './docker.js';
+import type { ContainerState } from '../tools/docker.js';
 
 export interface RegistrySpec {
   name: string;

@@ -1,9 +1,9 @@
 // Waiting for the stack in dependency order, and saying why when a workload does not come up:
 // the failing pod's reason, its events and its last log lines.
-import { UserError } from './errors.js';
-import { lastLine } from './exec/runner.js';
-import type { Kubectl } from './kubectl.js';
-import { profileRunsMailman, type Profile } from './settings.js';
+import { UserError } from '../cli/errors.js';
+import { lastLine } from '../tools/runner.js';
+import type { Kubectl } from '../tools/kubectl.js';
+import { profileRunsMailman, type Profile } from '../config/settings.js';
 
 /** Each workload after what it needs: kumod needs Dragonfly, TSA and the sink; mailman-web needs core. */
 export function rolloutOrder(profile: Profile): string[] {

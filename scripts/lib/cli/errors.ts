@@ -1,7 +1,7 @@
 // What a user sees when a command fails: one line of cause, one line of fix, a non-zero exit and
 // never a stack trace (MAILKIND_DEBUG=1 adds the trace for us).
-import { CommandError } from './exec/runner.js';
-import { SettingsError } from './settings.js';
+import { CommandError } from '../tools/runner.js';
+import { SettingsError } from '../config/settings.js';
 
 /** A failure with a known cause and fix. `code` is the exit status. */
 export class UserError extends Error {

@@ -2,7 +2,7 @@
 // Loading goes through `docker image save --platform` + `kind load image-archive`, the path that
 // works with Docker's containerd image store (kind#3795: `kind load docker-image` fails there on
 // multi-platform images).
-import { containerdName } from './pins.js';
+import { containerdName } from '../config/pins.js';
 
 export interface ImagePlan {
   /** already on the node: nothing to do */

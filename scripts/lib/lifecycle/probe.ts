@@ -5,11 +5,11 @@ import { createServer } from 'node:net';
 import type { Facts, PortFact } from './checks.js';
 import { wantedPorts } from './checks.js';
 import { controlPlaneName, portsPublishedBy } from './cluster.js';
-import type { Docker, DockerInfo } from './docker.js';
-import type { Kind } from './kind.js';
-import type { Kubectl } from './kubectl.js';
-import type { Settings } from './settings.js';
-import type { Tilt } from './tilt.js';
+import type { Docker, DockerInfo } from '../tools/docker.js';
+import type { Kind } from '../tools/kind.js';
+import type { Kubectl } from '../tools/kubectl.js';
+import type { Settings } from '../config/settings.js';
+import type { Tilt } from '../tools/tilt.js';
 
 /** Whether `host:port` can be bound now (it is released again at once). */
 export function portFree(host: string, port: number): Promise<boolean> {

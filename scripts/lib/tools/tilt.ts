@@ -1,5 +1,5 @@
 // The tilt CLI: only what doctor needs (tilt itself runs the Tiltfile).
-import type { Runner } from './exec/runner.js';
+import type { Runner } from './runner.js';
 
 export class Tilt {
   constructor(private readonly run: Runner) {}

@@ -1,6 +1,6 @@
 // What `up` prints when it is done: where everything is, how to see credentials, what next.
 import type { Check } from './checks.js';
-import { PORT_KEYS, PORTS, profileRunsMailman, type PortKey, type Settings } from './settings.js';
+import { PORT_KEYS, PORTS, profileRunsMailman, type PortKey, type Settings } from '../config/settings.js';
 import { timingTable, type StepReport } from './steps.js';
 
 const MAILMAN_PORTS: readonly PortKey[] = ['mailmanRest', 'mailmanWeb'];

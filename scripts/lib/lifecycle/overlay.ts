@@ -4,7 +4,7 @@
 // local build rolls the sink and an unchanged one does not. Tilt applies manifests/ directly.
 import { relative, sep } from 'node:path';
 import { stringify } from 'yaml';
-import { SINK_IMAGE_NAME } from './pins.js';
+import { SINK_IMAGE_NAME } from '../config/pins.js';
 
 export const SINK_IMAGE_ANNOTATION = 'mailkind.dev/sink-image-id';
 

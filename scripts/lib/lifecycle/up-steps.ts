@@ -5,23 +5,23 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { allChecks, blockers, type Check } from './checks.js';
 import { controlPlaneName, decideCluster, desiredCluster } from './cluster.js';
-import { type Docker, type DockerInfo, platformOf, supportsSavePlatform } from './docker.js';
-import { UserError } from './errors.js';
-import { CommandError, lastLine } from './exec/runner.js';
+import { type Docker, type DockerInfo, platformOf, supportsSavePlatform } from '../tools/docker.js';
+import { UserError } from '../cli/errors.js';
+import { CommandError, lastLine } from '../tools/runner.js';
 import { buildSinkImage, pullImages } from './image-actions.js';
 import { planImages } from './images.js';
-import type { Kind } from './kind.js';
-import type { Kubectl } from './kubectl.js';
+import type { Kind } from '../tools/kind.js';
+import type { Kubectl } from '../tools/kubectl.js';
 import { overlayKustomization, overlayName, SINK_IMAGE_ANNOTATION } from './overlay.js';
-import { containerdName, imagesForProfile, type ImagePins, type ToolPins } from './pins.js';
+import { containerdName, imagesForProfile, type ImagePins, type ToolPins } from '../config/pins.js';
 import { probe } from './probe.js';
 import { decideRegistry, hostsToml, hostsTomlPath, localRegistryConfigMap, registryRunArgs } from './registry.js';
 import { waitForRollouts } from './rollout.js';
-import { secretObjects } from './secrets.js';
-import { ensureSecrets } from './secrets-file.js';
-import { profileRunsMailman, type Settings } from './settings.js';
+import { secretObjects } from '../secrets/generate.js';
+import { ensureSecrets } from '../secrets/file.js';
+import { profileRunsMailman, type Settings } from '../config/settings.js';
 import { Skip, type Step } from './steps.js';
-import type { Tilt } from './tilt.js';
+import type { Tilt } from '../tools/tilt.js';
 
 export interface UpOptions {
   /** an offline bundle (`npm run bundle`): load it, pull nothing, build nothing */

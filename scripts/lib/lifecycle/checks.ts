@@ -1,8 +1,8 @@
 // What `doctor` reports and `up` refuses to start without. Pure: each check reads facts a probe
-// gathered (scripts/lib/probe.ts) and says ok / warn / fail with a fix.
-import type { DockerInfo } from './docker.js';
-import { versionAtLeast, type ToolPins } from './pins.js';
-import { PORT_KEYS, PORTS, type Profile, type Settings } from './settings.js';
+// gathered (scripts/lib/lifecycle/probe.ts) and says ok / warn / fail with a fix.
+import type { DockerInfo } from '../tools/docker.js';
+import { versionAtLeast, type ToolPins } from '../config/pins.js';
+import { PORT_KEYS, PORTS, type Profile, type Settings } from '../config/settings.js';
 
 export type Level = 'ok' | 'warn' | 'fail' | 'info';
 

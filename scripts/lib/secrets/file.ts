@@ -2,7 +2,7 @@
 // a new key is declared, never rewritten otherwise, so credentials stay stable across `up`s.
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { completeSecrets, parseSecretsFile, serializeSecretsFile, type SecretsRecord } from './secrets.js';
+import { completeSecrets, parseSecretsFile, serializeSecretsFile, type SecretsRecord } from './generate.js';
 
 export interface EnsuredSecrets {
   secrets: SecretsRecord;

@@ -1,6 +1,6 @@
 // The kind CLI. Always with --name: forgetting it for a named cluster is kind's most common
 // "image not found" cause (kind known-issues).
-import type { Runner } from './exec/runner.js';
+import type { Runner } from './runner.js';
 
 export class Kind {
   constructor(private readonly run: Runner) {}
