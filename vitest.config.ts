@@ -9,7 +9,12 @@ export default defineConfig({
     // files at once fill the idle time.
     maxWorkers: 3,
     // CI also gets a JUnit report and a JSON summary (.ci/run prints its totals)
-    reporters: process.env.CI ? ['default', 'junit', 'json'] : ['default'],
+    reporters: [
+      'default',
+      ...(process.env.CI ? ['junit', 'json'] : []),
+      // repeats missing prerequisites (test/helpers/prerequisites.ts) after the summary
+      './test/helpers/skip-reporter.ts',
+    ],
     outputFile: { junit: 'reports/junit-npm-test.xml', json: 'reports/vitest.json' },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },

@@ -1,0 +1,54 @@
+// One way for a test file to say "this needs a program that is not here". On a developer's
+// machine the tests are skipped with the reason and the command that provisions it; with
+// MAILKIND_REQUIRE_ALL=1 (set by .ci/run) a missing prerequisite is a failing test instead, so CI
+// cannot go green with a tier quietly skipped. Each miss is also appended to a file that the
+// end-of-run reporter (test/helpers/skip-reporter.ts) repeats after vitest's summary.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { it } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** Where misses are collected during one run (the reporter empties it at the start). */
+export const MISSES_FILE = join(ROOT, 'reports/.prerequisite-misses.jsonl');
+
+export interface Miss {
+  /** What is skipped, e.g. "test/cluster (the control-plane tier)". */
+  what: string;
+  /** Why, e.g. "kube-apiserver not found in .cache/bin". */
+  reason: string;
+  /** The command that provisions it, e.g. "bash scripts/provision/kubernetes.sh". */
+  fix: string;
+}
+
+export function requireAll(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.MAILKIND_REQUIRE_ALL === '1' || env.MAILKIND_REQUIRE_ALL === 'true';
+}
+
+/**
+ * Returns true when the tests depending on it must be skipped (use with describe.skipIf).
+ * `missing` is undefined when everything is there. Under MAILKIND_REQUIRE_ALL the miss becomes
+ * a failing test named after it, and this still returns true so the dependent tests do not run
+ * half-provisioned.
+ */
+export function skipWithout(missing: Miss | undefined): boolean {
+  if (!missing) return false;
+  record(missing);
+  if (requireAll()) {
+    it(`prerequisite: ${missing.what}`, () => {
+      throw new Error(`${missing.reason}; MAILKIND_REQUIRE_ALL is set, so this is a failure, not a skip. Fix: ${missing.fix}`);
+    });
+  } else {
+    console.warn(`skipping ${missing.what}: ${missing.reason} (fix: ${missing.fix})`);
+  }
+  return true;
+}
+
+function record(miss: Miss): void {
+  try {
+    mkdirSync(dirname(MISSES_FILE), { recursive: true });
+    appendFileSync(MISSES_FILE, JSON.stringify(miss) + '\n');
+  } catch {
+    // the summary is a convenience; the skip or failure itself is what counts
+  }
+}
