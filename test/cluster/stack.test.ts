@@ -15,7 +15,9 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftoverRefs } from '../../scripts/lib/lifecycle/up-steps.js';
 import type { RunningSink } from '../../sinks/smtp-sink/src/sink.js';
+import { SinkClient } from '../../scripts/lib/clients/sink-client.js';
 import { Cluster } from '../e2e/lib/cluster.js';
+import { collectDiagnostics } from '../e2e/lib/diagnostics.js';
 import { resolveE2eConfig } from '../e2e/lib/config.js';
 import { preflight, PreflightError } from '../e2e/lib/preflight.js';
 import { binaryPaths, controlPlaneMissing, startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
@@ -153,7 +155,7 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
     expect(again.stdout.split('\n').filter((l) => l && !l.endsWith(' unchanged'))).toEqual([]);
   });
 
-  it('`npm run status` shows real rows and only current warnings', async () => {
+  it('`npm run status` shows real rows and only current warnings; the e2e diagnostics read the real cluster', async () => {
     // history the API server really keeps: a warning from before a pod became Ready, and one of an
     // earlier pod of the same name; and a warning that is current
     const pods = JSON.parse(await k(['--namespace', NS, 'get', 'pods', '--output', 'json'])) as {
@@ -198,6 +200,15 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
     expect(json.ready).toBe(true);
     expect(json.components.map((c) => c.component)).toEqual(WORKLOADS_FULL);
     expect(json.components.flatMap((c) => c.warnings)).toEqual(['Unhealthy: Readiness probe failed: connection refused']);
+
+    // the e2e suite's diagnostics: events, pods and descriptions from the API server; the logs
+    // section fails (no kubelet answers here) without stopping the others
+    const cluster = new Cluster({ kubectl: cp.kubectl, context: cp.context, namespace: NS, env: { ...process.env, KUBECONFIG: cp.kubeconfig } });
+    const text = await collectDiagnostics(cluster, { components: ['kumomta'], sink: new SinkClient('http://127.0.0.1:9', { timeoutMs: 1_000 }), run: 'r', tail: 5 });
+    expect(text).toMatch(/----- events in mailkind \(most recent last\)\n[^]*Successfully assigned mailkind\/kumomta-0 to kwok-node-0/);
+    expect(text).toMatch(/----- pods\nNAME[^]*\nkumomta-0\s+1\/1\s+Running\s+0/);
+    expect(text).toMatch(/----- describe pods -l app.kubernetes.io\/name=kumomta\nName:\s+kumomta-0\n[^]*Node:\s+kwok-node-0\/127\.0\.0\.1/);
+    expect(text).toMatch(/----- logs -l app.kubernetes.io\/name=kumomta \(last 5 lines per container\)\n\(could not collect: /);
   });
 
   it('full -> minimal removes the Mailman and Postgres objects and nothing else; back to full restores them; the e2e preflight tells the profiles apart', async () => {
@@ -238,6 +249,9 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
     const second = await runEntry('down', ['--context', cp.context], envWith(BUILT_KUBECTL_DIR));
     expect(second.exitCode, second.stderr).toBe(0);
     expect(second.stdout).toContain(`namespace ${NS} was not there`);
+    const e2e = resolveE2eConfig({ MAILKIND_CONTEXT: cp.context, MAILKIND_STATE_DIR: join(world.dir, 'no-state'), MAILKIND_KUBECTL: cp.kubectl });
+    const gone = (await preflight(e2e, { cluster: e2eCluster(NS) }).then(() => null, (x: unknown) => x)) as PreflightError;
+    expect(gone.problems).toEqual([{ component: 'cluster', message: `namespace "${NS}" does not exist in context ${cp.context}: the stack is not deployed` }]);
   });
 
   it('a workload that cannot become ready fails `up` within the rollout timeout, with the pod\'s reason, events and a fix', async () => {
@@ -254,9 +268,15 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
     expect(r.stdout).toContain('deployment/dragonfly ready');
     expect(ms).toBeLessThan(60_000);
     console.log(`failing up (10 s rollout timeout): ${Math.round(ms)} ms`);
+    // the e2e preflight names the one workload that is not Ready
+    const e2e = resolveE2eConfig({ MAILKIND_CONTEXT: cp.context, MAILKIND_NAMESPACE: CRASH_NS, MAILKIND_PROFILE: 'minimal', MAILKIND_STATE_DIR: join(world.dir, 'no-state'), MAILKIND_KUBECTL: cp.kubectl });
+    const notReady = (await preflight(e2e, { cluster: e2eCluster(CRASH_NS) }).then(() => null, (x: unknown) => x)) as PreflightError;
+    expect(notReady.problems).toEqual([{ component: 'kumomta-tsa', message: `0/1 pods Ready (kubectl -n ${CRASH_NS} describe pods -l app.kubernetes.io/name=kumomta-tsa)` }]);
     const down = await runEntry('down', ['--context', cp.context, '--namespace', CRASH_NS], envWith(BUILT_KUBECTL_DIR));
     expect(down.exitCode, down.stderr).toBe(0);
   });
+
+  const e2eCluster = (namespace: string) => new Cluster({ kubectl: cp.kubectl, context: cp.context, namespace, env: { ...process.env, KUBECONFIG: cp.kubeconfig } });
 
   /** The e2e suite's preflight against this cluster, with a real sink and a stand-in kumod HTTP. */
   async function checkPreflight(deployed: 'full' | 'minimal'): Promise<void> {
@@ -270,7 +290,7 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
     });
     await new Promise<void>((r) => kumod.listen(0, '127.0.0.1', r));
     try {
-      const config = (profile: string) =>
+      const config = (profile: string, extra: Record<string, string> = {}) =>
         resolveE2eConfig({
           MAILKIND_CONTEXT: cp.context,
           MAILKIND_PROFILE: profile,
@@ -279,6 +299,7 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
           MAILKIND_E2E_KUMO_URL: `http://127.0.0.1:${(kumod.address() as AddressInfo).port}`,
           MAILKIND_E2E_SINK_URL: sink.url,
           MAILKIND_E2E_MAILMAN_URL: 'http://127.0.0.1:9',
+          ...extra,
         });
       const cluster = (c: ReturnType<typeof config>) => new Cluster({ kubectl: c.kubectl, context: c.context, namespace: c.namespace, env: { ...process.env, KUBECONFIG: cp.kubeconfig } });
       const asMinimal = config('minimal');
@@ -294,6 +315,12 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
       if (deployed === 'minimal') {
         expect(problems.map((p) => p.component)).toEqual(['mailman-core', 'mailman-web', 'postgres']);
         expect(problems[0]!.message).toContain('the stack looks like --profile minimal');
+        // credentials that are not the cluster's, and a sink that is down: both reported, no secret shown
+        const stale = config('minimal', { MAILKIND_KUMO_HTTP_USER: 'mailkind', MAILKIND_KUMO_HTTP_PASSWORD: 'stale-password-from-an-old-up', MAILKIND_E2E_SINK_URL: 'http://127.0.0.1:9' });
+        const e2 = (await preflight(stale, { cluster: cluster(stale) }).then(() => null, (x: unknown) => x)) as PreflightError;
+        expect(e2.problems.map((p) => p.component).sort()).toEqual(['credentials', 'smtp-sink']);
+        expect(e2.message).toMatch(/KumoMTA refused user "mailkind" \(from MAILKIND_KUMO_HTTP_USER\/MAILKIND_KUMO_HTTP_PASSWORD\)/);
+        expect(e2.message).not.toContain('stale-password-from-an-old-up');
       } else {
         // every workload and credential recognised; only Mailman's REST port has no stand-in here
         expect(problems).toEqual([{ component: 'mailman-core', message: expect.stringContaining('127.0.0.1:9') as unknown }]);

@@ -1,20 +1,17 @@
 // The e2e suite's preflight, without a cluster: against the real kubectl with an empty kubeconfig
-// (what a developer without `npm run up` gets), through `npm run e2e` itself, and with a fake
-// kubectl plus a real sink and a stand-in kumod for the paths that need a cluster to answer.
+// (what a developer without `npm run up` gets), through `npm run e2e` itself, and with the real
+// kubectl against a port nothing listens on. The paths that need a cluster to answer run against a
+// real API server in test/cluster/stack.test.ts.
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../scripts/lib/config/settings.js';
-import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { Cluster } from '../../e2e/lib/cluster.js';
-import { resolveE2eConfig, type E2eConfig } from '../../e2e/lib/config.js';
-import { expectedWorkloads, preflight, PreflightError } from '../../e2e/lib/preflight.js';
-import { startTestSink } from '../../helpers/sink.js';
-import { fakeKubectl, workloadList, type FakeKubectl } from './fake-kubectl.js';
+import { resolveE2eConfig } from '../../e2e/lib/config.js';
+import { preflight, PreflightError } from '../../e2e/lib/preflight.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mailkind-preflight-'));
 const emptyKubeconfig = join(tmp, 'kubeconfig');
@@ -71,95 +68,33 @@ describe('preflight without a cluster (the real kubectl, an empty kubeconfig)', 
   });
 });
 
-describe('preflight with a fake kubectl', () => {
-  let kubectl: FakeKubectl;
-  let sink: RunningSink;
-  let kumod: Server;
-  let kumoUrl: string;
-  const PASSWORD = 'Preflight-Pass-0123456789';
-
-  beforeAll(async () => {
-    kubectl = fakeKubectl();
-    sink = await startTestSink();
-    // a stand-in for kumod's auth and liveness (not KumoMTA): 401 for wrong credentials, 422 for `{}`
-    kumod = createServer((req, res) => {
-      if (req.url === '/api/check-liveness/v1') return void res.end('OK');
-      const ok = req.headers.authorization === `Basic ${Buffer.from(`mailkind:${PASSWORD}`).toString('base64')}`;
-      res.writeHead(ok ? 422 : 401).end(ok ? 'Failed to deserialize the JSON body into the target type: missing field `envelope_sender`' : 'HttpBasicAuth Authentication Failed for mailkind');
+// Against a running API server (components missing or not Ready, credentials from the cluster's
+// Secret, stale credentials, a missing namespace, the minimal profile): test/cluster/stack.test.ts.
+describe('preflight with the real kubectl and no API server listening', () => {
+  it('an API server that does not answer is told apart from a missing context', async () => {
+    // a kubeconfig whose cluster is a loopback port nothing listens on
+    const port = await new Promise<number>((res) => {
+      const s = createNetServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => res(p));
+      });
     });
-    await new Promise<void>((r) => kumod.listen(0, '127.0.0.1', r));
-    kumoUrl = `http://127.0.0.1:${(kumod.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    kubectl.remove();
-    await sink.close();
-    kumod.closeAllConnections();
-    await new Promise((r) => kumod.close(r));
-  });
-
-  const config = (env: Record<string, string> = {}): E2eConfig =>
-    resolveE2eConfig({ MAILKIND_PROFILE: 'minimal', MAILKIND_STATE_DIR: join(tmp, 'none'), MAILKIND_KUBECTL: kubectl.path, MAILKIND_E2E_KUMO_URL: kumoUrl, MAILKIND_E2E_SINK_URL: sink.url, ...env });
-  const cluster = (c: E2eConfig): Cluster => new Cluster({ kubectl: c.kubectl, context: c.context, namespace: c.namespace });
-  const b64 = (s: string): string => Buffer.from(s).toString('base64');
-  const allReady = expectedWorkloads(false).map((name) => ({ kind: 'StatefulSet' as const, name, replicas: name === 'kumomta' ? 2 : 1, ready: name === 'kumomta' ? 2 : 1 }));
-
-  it('lists every component that is missing or not Ready, in one message', async () => {
-    kubectl.setRules([
-      { when: ['get', 'namespace'], stdout: 'namespace/mailkind\n' },
-      { when: ['get', 'deployments,statefulsets'], stdout: workloadList([{ kind: 'StatefulSet', name: 'kumomta', replicas: 2, ready: 1 }, { kind: 'Deployment', name: 'smtp-sink', replicas: 1, ready: 1 }, { kind: 'Deployment', name: 'dragonfly', replicas: 0, ready: 0 }]) },
-    ]);
-    const c = config();
-    const e = await preflightError(preflight(c, { cluster: cluster(c) }));
-    expect(e.problems.map((p) => p.component)).toEqual(['dragonfly', 'kumomta', 'kumomta-tsa']);
-    expect(e.message).toMatch(/kumomta: 1\/2 pods Ready/);
-    expect(e.message).toMatch(/kumomta-tsa: not deployed/);
-    expect(e.message).toMatch(/dragonfly: Deployment is scaled to 0/);
-    expect(e.message).toContain('`npm run up` creates the stack');
-    // every call carries the context, the namespace and an API deadline
-    for (const call of kubectl.calls()) {
-      expect(call.slice(0, 2)).toEqual(['--context', 'kind-mailkind']);
-      expect(call.some((a) => a.startsWith('--request-timeout='))).toBe(true);
-    }
-  });
-
-  it('a missing namespace and an unreachable API server are told apart', async () => {
-    kubectl.setRules([{ when: ['get', 'namespace'], stderr: 'Error from server (NotFound): namespaces "mailkind" not found\n', exit: 1 }]);
-    const c = config();
-    expect((await preflightError(preflight(c, { cluster: cluster(c) }))).problems[0]?.message).toMatch(/namespace "mailkind" does not exist in context kind-mailkind/);
-    kubectl.setRules([{ when: ['get', 'namespace'], stderr: 'E1122 06:02:37.686660 memcache.go:265 noise\nThe connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?\n', exit: 1 }]);
-    const msg = (await preflightError(preflight(c, { cluster: cluster(c) }))).problems[0]?.message;
-    expect(msg).toMatch(/API server of context kind-mailkind does not answer \(The connection to the server 127\.0\.0\.1:6443 was refused/);
-    expect(msg).not.toContain('memcache');
+    const kubeconfig = join(tmp, 'kubeconfig-closed');
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "https://127.0.0.1:${port}", insecure-skip-tls-verify: true } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: kind-mailkind, context: { cluster: c, user: u } }]\ncurrent-context: kind-mailkind\n`,
+    );
+    const env = noClusterEnv({ KUBECONFIG: kubeconfig });
+    const config = resolveE2eConfig(env);
+    const e = await preflightError(preflight(config, { cluster: new Cluster({ kubectl: 'kubectl', context: config.context, namespace: config.namespace, env }) }));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]!.message).toMatch(new RegExp(`API server of context kind-mailkind does not answer \\(.*127\\.0\\.0\\.1:${port}.*refused`));
+    expect(e.problems[0]!.message).not.toMatch(/memcache|E\d{4} /);
   });
 
   it('a missing kubectl says so', async () => {
-    const c = config({ MAILKIND_KUBECTL: join(tmp, 'no-such-kubectl') });
-    const e = await preflightError(preflight(c));
+    const config = resolveE2eConfig({ MAILKIND_STATE_DIR: join(tmp, 'none'), MAILKIND_KUBECTL: join(tmp, 'no-such-kubectl') });
+    const e = await preflightError(preflight(config));
     expect(e.problems[0]).toMatchObject({ component: 'kubectl', message: expect.stringMatching(/kubectl not found .*MAILKIND_KUBECTL/) as unknown });
-  });
-
-  it('passes when all is Ready, taking credentials from the cluster Secret when none are given', async () => {
-    kubectl.setRules([
-      { when: ['get', 'namespace'], stdout: 'namespace/mailkind\n' },
-      { when: ['get', 'deployments,statefulsets'], stdout: workloadList(allReady) },
-      { when: ['get', 'secret', 'kumomta-http'], stdout: JSON.stringify({ data: { username: b64('mailkind'), password: b64(PASSWORD) } }) },
-    ]);
-    const c = config();
-    expect(c.kumoAuth).toBeNull();
-    const runtime = await preflight(c, { cluster: cluster(c) });
-    expect(runtime.kumoAuth).toEqual({ username: 'mailkind', password: PASSWORD, source: 'Secret kumomta-http in the cluster' });
-    expect(runtime.mailmanAuth).toBeNull();
-  });
-
-  it('credentials that do not match the cluster, and a sink that is down, are both reported', async () => {
-    kubectl.setRules([
-      { when: ['get', 'namespace'], stdout: 'namespace/mailkind\n' },
-      { when: ['get', 'deployments,statefulsets'], stdout: workloadList(allReady) },
-    ]);
-    const c = config({ MAILKIND_KUMO_HTTP_USER: 'mailkind', MAILKIND_KUMO_HTTP_PASSWORD: 'stale-password-from-an-old-up', MAILKIND_E2E_SINK_URL: 'http://127.0.0.1:9' });
-    const e = await preflightError(preflight(c, { cluster: cluster(c) }));
-    expect(e.problems.map((p) => p.component).sort()).toEqual(['credentials', 'smtp-sink']);
-    expect(e.message).toMatch(/KumoMTA refused user "mailkind" \(from MAILKIND_KUMO_HTTP_USER\/MAILKIND_KUMO_HTTP_PASSWORD\)/);
-    expect(e.message).not.toContain('stale-password-from-an-old-up');
   });
 });
