@@ -7,7 +7,7 @@
 // What this proves: admission (PodSecurity included), defaulting, validation, apply semantics,
 // controllers, scheduling, volume binding and rollouts as a real cluster does them. What it
 // cannot: images, containers, probes, networking (kwok marks pods Ready; nothing runs).
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -106,6 +106,9 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
   });
 
   it('`npm run up -- --context` reaches every workload ready and says how to reach a cluster it did not create', async () => {
+    const noRegistry = await runEntry('up', ['--context', cp.context], envWith(BUILT_KUBECTL_DIR));
+    expect(noRegistry.exitCode).toBe(2);
+    expect(noRegistry.stderr).toContain('error: --context needs --registry');
     const r = await up();
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/Wait for the stack: 7 workloads ready/);
@@ -117,6 +120,9 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
     // the sink image pushed to --registry is what the Deployment runs
     const sinkImage = await k(['--namespace', NS, 'get', 'deployment/smtp-sink', '--output', 'jsonpath={.spec.template.spec.containers[0].image}']);
     expect(sinkImage).toMatch(/^registry\.invalid\/mailkind\/smtp-sink:[0-9a-f]{16}$/);
+    const calls = world.calls().map((c) => c.join(' '));
+    expect(calls).toContain(`docker image push --quiet ${sinkImage}`);
+    expect(calls.filter((c) => c.startsWith('kind '))).toEqual([]);
 
     // nothing of the stack listens on this machine: NodePorts and port-forward commands, and the
     // loopback URLs only as what works after forwarding
@@ -196,6 +202,10 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
     expect(r.stdout).toContain('! Unhealthy: Readiness probe failed: connection refused');
     expect(r.stdout).not.toContain('FailedScheduling');
     expect(r.stdout).not.toContain('BackOff');
+    const password = (JSON.parse(readFileSync(world.secretsPath, 'utf8')) as { secrets: { 'mailman-rest': { password: string } } }).secrets['mailman-rest'].password;
+    expect(r.stdout).not.toContain(password);
+    const shown = await runEntry('status', ['--context', cp.context, '--show-secrets'], envWith(BUILT_KUBECTL_DIR));
+    expect(shown.stdout).toContain(`mailman-rest.password = ${password}`);
     const json = JSON.parse((await runEntry('status', ['--context', cp.context, '--json'], envWith(BUILT_KUBECTL_DIR))).stdout) as { ready: boolean; components: { component: string; warnings: string[] }[] };
     expect(json.ready).toBe(true);
     expect(json.components.map((c) => c.component)).toEqual(WORKLOADS_FULL);
@@ -268,6 +278,11 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
     expect(r.stdout).toContain('deployment/dragonfly ready');
     expect(ms).toBeLessThan(60_000);
     console.log(`failing up (10 s rollout timeout): ${Math.round(ms)} ms`);
+    // status: not ready, exit 1, the crash-looping pod's restarts and its current warning
+    const status = await runEntry('status', ['--context', cp.context, '--namespace', CRASH_NS], envWith(BUILT_KUBECTL_DIR));
+    expect(status.exitCode).toBe(1);
+    expect(status.stdout).toMatch(/^kumomta-tsa\s+0\/1\s+5\s*$/m);
+    expect(status.stdout).toContain('! BackOff: Back-off restarting failed container');
     // the e2e preflight names the one workload that is not Ready
     const e2e = resolveE2eConfig({ MAILKIND_CONTEXT: cp.context, MAILKIND_NAMESPACE: CRASH_NS, MAILKIND_PROFILE: 'minimal', MAILKIND_STATE_DIR: join(world.dir, 'no-state'), MAILKIND_KUBECTL: cp.kubectl });
     const notReady = (await preflight(e2e, { cluster: e2eCluster(CRASH_NS) }).then(() => null, (x: unknown) => x)) as PreflightError;

@@ -1,7 +1,10 @@
 // The real entry points (npm run up / down / status) against fake docker, kind and kubectl on PATH
 // (test/fixtures/fake-tools: they record their arguments and answer like the real CLIs) and the
 // real `kubectl kustomize`. What this proves: the command plans, idempotence, and the errors.
-// What it cannot: that a real Docker, kind and cluster behave as the fakes do (see README).
+// What it cannot: that a real Docker and kind behave as the fakes do. The kubectl side (apply,
+// rollouts, status, profile switches, --context, down) runs against a real API server in
+// test/cluster/stack.test.ts; the fake kubectl here only stands in for the kind cluster, which
+// needs a Docker engine to exist.
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fakeWorld, mutatingCalls, realKubectl, runEntry } from '../../helpers/fake-tools.js';
@@ -94,51 +97,4 @@ describe.skipIf(skip !== undefined)('npm run up / down / status (fake docker and
     expect(w.state().containers['kind-registry']).toBeUndefined();
     expect((await import('node:fs')).existsSync(w.secretsPath)).toBe(false);
   }, 120_000);
-
-  it('status: the table, --json, and credentials only with --show-secrets; minimal profile removes Mailman', async () => {
-    const w = await fakeWorld();
-    expect((await runEntry('up', [], w.env)).exitCode).toBe(0);
-    const password = (JSON.parse((await import('node:fs')).readFileSync(w.secretsPath, 'utf8')) as { secrets: { 'mailman-rest': { password: string } } }).secrets['mailman-rest'].password;
-    const table = await runEntry('status', [], w.env);
-    expect(table.exitCode, table.stderr).toBe(0);
-    expect(table.stdout).toMatch(/^mailman-web\s+1\/1\s+0\s+http:\/\/127\.0\.0\.1:\d+\/postorius\/lists\/$/m);
-    expect(table.stdout).not.toContain(password);
-    const json = JSON.parse((await runEntry('status', ['--json'], w.env)).stdout) as { ready: boolean; components: { component: string }[]; secrets?: unknown };
-    expect(json.ready).toBe(true);
-    expect(json.components.map((c) => c.component)).toEqual(['dragonfly', 'kumomta', 'kumomta-tsa', 'mailman-core', 'mailman-web', 'postgres', 'smtp-sink']);
-    expect(json.secrets).toBeUndefined();
-    const shown = await runEntry('status', ['--show-secrets'], w.env);
-    expect(shown.stdout).toContain(`mailman-rest.password = ${password}`);
-
-    const minimal = await runEntry('up', ['--profile', 'minimal'], w.env);
-    expect(minimal.exitCode, minimal.stderr).toBe(0);
-    expect(minimal.stdout).toMatch(/removed \(profile minimal\)/);
-    const applied = Object.keys(w.state().applied);
-    expect(applied.filter((k) => /mailman|postgres\|/.test(k) && k.includes('|mailkind|') && !k.includes('Secret'))).toEqual([]);
-    expect(minimal.stdout).not.toContain('/postorius/');
-  }, 120_000);
-});
-
-describe.skipIf(skip !== undefined)('npm run up / down --context (a cluster kind did not make)', () => {
-  it('pushes the sink to the named registry, applies with that image, and never calls kind; down deletes the namespace', async () => {
-    const w = await fakeWorld({ externalContexts: ['staging'] });
-    const noRegistry = await runEntry('up', ['--context', 'staging'], w.env);
-    expect(noRegistry.exitCode).toBe(2);
-    expect(noRegistry.stderr).toContain('error: --context needs --registry');
-
-    const r = await runEntry('up', ['--context', 'staging', '--registry', 'registry.example.com/mailkind', '--namespace', 'mail-test'], w.env);
-    expect(r.exitCode, r.stderr).toBe(0);
-    const calls = w.calls().map(line);
-    expect(calls.filter((c) => c.startsWith('kind '))).toEqual([]);
-    const push = calls.find((c) => c.startsWith('docker image push'));
-    expect(push).toMatch(/^docker image push --quiet registry\.example\.com\/mailkind\/smtp-sink:[0-9a-f]{16}$/);
-    const sink = JSON.parse(w.state().applied['staging|mail-test|Deployment|smtp-sink']!) as { spec: { template: { spec: { containers: { image: string }[] } } } };
-    expect(`docker image push --quiet ${sink.spec.template.spec.containers[0]!.image}`).toBe(push);
-    expect(Object.keys(w.state().applied)).toContain('staging||Namespace|mail-test');
-
-    const down = await runEntry('down', ['--context', 'staging', '--namespace', 'mail-test'], w.env);
-    expect(down.exitCode, down.stderr).toBe(0);
-    expect(down.stdout).toContain('deleted namespace mail-test in staging (its PVCs with it)');
-    expect(w.calls().map(line)).toContain('kubectl --context staging delete namespace mail-test --ignore-not-found --wait=true');
-  }, 60_000);
 });
