@@ -129,3 +129,17 @@ describe.skipIf(skip !== undefined)('npm run up failing well (fake docker and ki
     noStackTrace(bad.stderr);
   }, 60_000);
 });
+
+describe.skipIf(skip !== undefined)('npm run status -- --json failing well', () => {
+  it('prints JSON on stdout also when the cluster does not answer, cause and fix on stderr, exit 1', async () => {
+    const w = await fakeWorld(); // no cluster yet
+    const r = await runEntry('status', ['--json'], w.env);
+    expect(r.exitCode).toBe(1);
+    const json = JSON.parse(r.stdout) as { ready: boolean; components: unknown[]; error?: { cause: string; fix?: string } };
+    expect(json).toMatchObject({ ready: false, components: [] });
+    expect(json.error?.cause).toMatch(/does not answer/);
+    expect(json.error?.fix).toContain('npm run up');
+    expect(r.stderr).toMatch(/^error: the cluster of context \S+ does not answer/m);
+    noStackTrace(r.stderr);
+  });
+});

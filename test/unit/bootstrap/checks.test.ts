@@ -36,12 +36,15 @@ describe('doctor checks', () => {
 
   it('a taken port blocks unless this toolkit publishes it', () => {
     const checks = portChecks([
-      { port: 8000, what: 'kumomta HTTP', free: false, ours: false },
+      { port: 8000, what: 'kumomta HTTP', env: 'MAILKIND_PORT_KUMO_HTTP', free: false, ours: false },
       { port: 8025, what: 'sink', free: false, ours: true },
       { port: 2525, what: 'inbound', free: true, ours: false },
     ]);
     expect(checks.map((c) => c.level)).toEqual(['fail', 'ok', 'ok']);
     expect(checks[0]!.fix).toContain('lsof -nP -iTCP:8000 -sTCP:LISTEN');
+    // the fix names the variable that moves the port, not a README section
+    expect(checks[0]!.fix).toContain('`MAILKIND_PORT_KUMO_HTTP=<free port> npm run up`');
+    expect(checks[0]!.fix).not.toContain('README');
   });
 
   it('inotify limits only on Linux; disk thresholds', () => {
