@@ -70,7 +70,8 @@ describe.skipIf(skip !== undefined)('npm run up failing well (fake docker and ki
 
   it('a rollout that times out prints the failing pod, its events and its last log lines', async () => {
     const w = await fakeWorld({ rolloutFail: ['statefulset/kumomta'] });
-    const r = await runEntry('up', ['--timeout', '30'], w.env);
+    // MAILKIND_TIMEOUT is --timeout's environment twin
+    const r = await runEntry('up', [], { ...w.env, MAILKIND_TIMEOUT: '30' });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('error: statefulset/kumomta not ready after 30s (CrashLoopBackOff): error: timed out waiting for the condition');
     expect(r.stderr).toContain('fix: the container keeps exiting');
@@ -141,5 +142,18 @@ describe.skipIf(skip !== undefined)('npm run status -- --json failing well', () 
     expect(json.error?.fix).toContain('npm run up');
     expect(r.stderr).toMatch(/^error: the cluster of context \S+ does not answer/m);
     noStackTrace(r.stderr);
+  });
+});
+
+describe('npm run up: options from their environment twins', () => {
+  it('MAILKIND_CONTEXT, MAILKIND_REGISTRY and MAILKIND_IMAGES are read like the flags (here: a usage error, exit 2)', async () => {
+    const w = await fakeWorld();
+    const env = { ...w.env, MAILKIND_CONTEXT: 'staging', MAILKIND_IMAGES: 'bundle.tar' };
+    const noRegistry = await runEntry('up', [], env);
+    expect(noRegistry.stderr).toContain('error: --context needs --registry');
+    const r = await runEntry('up', [], { ...env, MAILKIND_REGISTRY: 'registry.example.com/mailkind' });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('error: --images works with kind only');
+    expect(mutatingCalls(w.calls())).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 // The benchmark's pure logic: results -> table rows, verdicts and text (bench/lib/verdicts.ts),
 // its command line and plan (bench/lib/options.ts) and CPU accounting. No servers are started here.
 import { describe, expect, it } from 'vitest';
-import { makePlan, parseBenchArgs, UsageError } from '../../../bench/lib/options.js';
+import { benchHelp, makePlan, parseBenchArgs, USAGE, UsageError } from '../../../bench/lib/options.js';
 import { cpuBetween } from '../../../bench/lib/procs.js';
 import { smtpSourceArgs } from '../../../bench/lib/smtp-source.js';
 import {
@@ -310,5 +310,20 @@ describe('bench CPU accounting', () => {
     const b = { server: 1_090, self: 60, reaped: 340, machine: { busy: 5_180, steal: 20, total: 20_200 } };
     expect(cpuBetween(a, b, 2)).toEqual({ serverCores: 0.9, sourceCores: 0.4, machineCores: 1.8, otherCores: 0.4, stealCores: 0.1 });
     expect(cpuBetween(a, a, 2)).toEqual({ serverCores: 0, sourceCores: 0, machineCores: 0, otherCores: 0, stealCores: 0 });
+  });
+});
+
+describe('npm run bench -- --help', () => {
+  it('prints one Usage: line, its own, and each benchmark\'s options under its name', () => {
+    const load = 'Usage: npm run bench:load -- [options]   (npm run bench runs it after the sink benchmark)\n\nThe load generator...\n\nOptions:\n  --rounds N   x\n';
+    const text = benchHelp([
+      { name: 'sink', file: 'bench/sink.bench.ts', text: USAGE },
+      { name: 'load', file: 'bench/load.bench.ts', text: load },
+    ]);
+    expect(text.match(/^Usage:/gm)).toEqual(['Usage:']);
+    expect(text).toMatch(/^Usage: npm run bench -- \[--only sink\|load\]/);
+    expect(text).toContain('== sink (npm run bench:sink, bench/sink.bench.ts)\nCompares the mailkind smtp-sink');
+    expect(text).toContain('== load (npm run bench:load, bench/load.bench.ts)\nThe load generator...');
+    expect(USAGE).toMatch(/^Usage: npm run bench:sink /);
   });
 });
