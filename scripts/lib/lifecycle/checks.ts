@@ -111,9 +111,9 @@ export function toolChecks(facts: Pick<Facts, 'kind' | 'kubectl' | 'tilt'>, pins
   );
   out.push(
     !facts.tilt
-      ? { id: 'tilt', title: 'tilt (optional)', level: 'info', detail: 'not installed: only `tilt up` needs it', fix: 'https://docs.tilt.dev/install.html' }
+      ? { id: 'tilt', title: 'tilt (optional)', level: 'info', detail: 'not installed: only `tilt up` needs it', fix: `\`npm run doctor -- --install-tools\` (the official ${pins.tilt.version} into .mailkind/bin)` }
       : !versionAtLeast(facts.tilt, pins.tilt.minimum)
-        ? { id: 'tilt', title: 'tilt (optional)', level: 'warn', detail: `${facts.tilt} is older than ${pins.tilt.minimum}`, fix: 'upgrade tilt: https://docs.tilt.dev/install.html' }
+        ? { id: 'tilt', title: 'tilt (optional)', level: 'warn', detail: `${facts.tilt} is older than ${pins.tilt.minimum} (the Tiltfile's minimum)`, fix: `\`npm run doctor -- --install-tools\` (the official ${pins.tilt.version} into .mailkind/bin)` }
         : { id: 'tilt', title: 'tilt (optional)', level: 'ok', detail: facts.tilt },
   );
   return out;
