@@ -2,7 +2,8 @@
 // MAILKIND_REQUIRE_ALL) with the command that provisions it: the reasons otherwise scroll away
 // at the top of a long run.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import type { Reporter, TestModule } from 'vitest/reporters';
+import type { Reporter } from 'vitest/reporters';
+import type { TestModule } from 'vitest/node';
 import { MISSES_FILE, type Miss } from './prerequisites.js';
 
 /** The part of vitest's TestModule the counts read (vitest 4 reporter API: state(), children.allTests(state)). */

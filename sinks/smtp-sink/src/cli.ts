@@ -1,4 +1,4 @@
-// Command line and environment -> SinkConfig. Every flag has an env twin (SINK_*), as DESIGN.md fixes.
+// Command line and environment -> SinkConfig. Every flag has an env twin (SINK_*), as docs/contract.md fixes.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CONFIG, type SinkConfig } from './config.js';
 

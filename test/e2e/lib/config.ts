@@ -1,4 +1,4 @@
-// The e2e suite's configuration: names, host and ports from scripts/lib/config/settings.ts (DESIGN.md),
+// The e2e suite's configuration: names, host and ports from scripts/lib/config/settings.ts (docs/contract.md),
 // credentials from the secrets file (or the cluster's Secrets, see preflight.ts), sizes and
 // per-step timeouts. Every value can be overridden by an environment variable, so the suite also
 // runs against a remote cluster or staging. Pure: the environment and a file reader are passed in.

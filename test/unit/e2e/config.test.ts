@@ -19,7 +19,7 @@ function configError(fn: () => unknown): E2eConfigError {
 }
 
 describe('resolveE2eConfig', () => {
-  it('defaults: DESIGN.md names and host ports, credentials from the secrets file', () => {
+  it('defaults: docs/contract.md names and host ports, credentials from the secrets file', () => {
     const c = resolveE2eConfig({}, fileWith(serializeSecretsFile(secrets)));
     expect(c).toMatchObject({
       context: 'kind-mailkind',

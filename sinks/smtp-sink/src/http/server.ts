@@ -1,4 +1,4 @@
-// The HTTP API of DESIGN.md ("The sink's interface") and the dashboard. node:http and a route table:
+// The HTTP API of docs/contract.md ("The sink's API") and the dashboard. node:http and a route table:
 // a dozen routes do not need a framework, and the sink stays one small dependency-light process.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
