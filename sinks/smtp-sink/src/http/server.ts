@@ -195,7 +195,7 @@ export function createHttpServer(deps: HttpDeps): Server {
       return json(res, 405, { error: `${req.method} is not allowed on ${url.pathname}; use ${allowed.join(' or ')}` });
     }
     if (method === 'GET' && serveStatic(url.pathname, res)) return;
-    json(res, 404, { error: `no route ${req.method} ${url.pathname}; see GET / for the dashboard and the README for the API` });
+    json(res, 404, { error: `no route ${req.method} ${url.pathname}; see GET / for the dashboard and docs/sink-api.md for the API` });
   });
 }
 
