@@ -20,11 +20,11 @@ describe('the load live view on a terminal of unknown size', () => {
 
   it('through sizedStream it prints every line, at 80 columns', () => {
     const t = fakeTty(0, 0);
-    const s = sizedStream(t.stream as unknown as NodeJS.WriteStream);
+    const s = sizedStream(t.stream);
     expect([s.rows, s.columns]).toEqual([24, 80]);
     createLogUpdate(s as unknown as NodeJS.WriteStream)('sent/s 100\naccepted 42');
     expect(strip(t.out.join(''))).toContain('sent/s 100\naccepted 42');
-    const known = sizedStream(fakeTty(50, 132).stream as unknown as NodeJS.WriteStream);
+    const known = sizedStream(fakeTty(50, 132).stream);
     expect([known.rows, known.columns]).toEqual([50, 132]);
   });
 });
