@@ -217,12 +217,26 @@ kumo.on('init', function()
   kumo.define_spool { name = 'data', path = '/var/spool/kumomta/data', kind = 'LocalDisk' }
   kumo.define_spool { name = 'meta', path = '/var/spool/kumomta/meta', kind = 'LocalDisk' }
 
-  -- short segments, so a finished segment can be read (tailer) soon after the traffic
-  kumo.configure_local_logs { log_dir = '/var/log/kumomta', max_segment_duration = '10s' }
+  -- short segments, so a finished segment can be read (tailer) soon after the traffic. kumod never
+  -- deletes segments: the pod's log-pruner container keeps the directory within its budget, and
+  -- max_file_size (bytes, LogFileParams in crates/kumod/src/logging/files.rs; default 1 GB) keeps
+  -- one segment far below that budget.
+  kumo.configure_local_logs {
+    log_dir = '/var/log/kumomta',
+    max_segment_duration = '10s',
+    max_file_size = 16 * 1024 * 1024,
+  }
 
   -- shared throttles and connection limits (docs/reference/kumo/configure_redis_throttles.md);
-  -- Dragonfly serves CL.THROTTLE, and kumod falls back to a Lua GCRA without it
-  kumo.configure_redis_throttles { node = DRAGONFLY_URL }
+  -- Dragonfly serves CL.THROTTLE, and kumod falls back to a Lua GCRA without it.
+  -- This call PINGs Dragonfly even under `kumod --validate` (crates/kumo-server-common/src/lib.rs
+  -- configure_redis_throttles has no validation-mode check), so skip it there: kumod sets the global
+  -- _VALIDATING_CONFIG only in that mode (crates/config/src/lib.rs load_config), and `npm run
+  -- validate` runs without a network. In the pod, the wait-for-dragonfly init container has already
+  -- seen Dragonfly answer.
+  if not _VALIDATING_CONFIG then
+    kumo.configure_redis_throttles { node = DRAGONFLY_URL }
+  end
 
   -- log hooks and subscriber tasks for TSA (assets/policy-extras/shaping.lua: call in init),
   -- before any listener takes traffic
@@ -232,8 +246,13 @@ kumo.on('init', function()
   -- docs/reference/kumo/start_esmtp_listener/meta.md) and is copied to each message
   kumo.start_esmtp_listener {
     listen = '0.0.0.0:2525',
-    -- nobody relays here: only get_listener_domain's relay_to opens lists.mailkind.test
-    relay_hosts = {},
+    -- Only loopback may relay here (kumod's default, spelled out); from anywhere else only
+    -- get_listener_domain's relay_to opens lists.mailkind.test, and smtp_server_rcpt_to refuses
+    -- any other recipient even from loopback. Never `{}`: EsmtpListenerParams flattens its
+    -- options (crates/kumod/src/smtp_server.rs), so serde reads them through deserialize_any, where
+    -- mlua makes an empty table a map, and CidrSet wants a sequence: kumod refuses to start with
+    -- "invalid type: map, expected a sequence".
+    relay_hosts = LOOPBACK,
     meta = { x_mailkind_listener = 'inbound' },
   }
   kumo.start_esmtp_listener {
