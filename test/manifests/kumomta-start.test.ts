@@ -134,7 +134,7 @@ describe.skipIf(skip)('the KumoMTA, TSA and Mailman pods can start on a real clu
       } finally {
         child.kill();
       }
-    });
+    }, 30_000);
 
     it('its script gives up with a message after WAIT_ATTEMPTS (the pod then restarts the wait)', () => {
       const wait = podSpec(workload(objects, 'StatefulSet/kumomta'))?.initContainers?.find((c) => c.name === 'wait-for-dragonfly') as IContainer;
@@ -144,7 +144,7 @@ describe.skipIf(skip)('the KumoMTA, TSA and Mailman pods can start on a real clu
       });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('dragonfly did not answer PING');
-    });
+    }, 30_000);
   });
 
   describe('kumod log segments stay within the logs volume for a days-long run', () => {
@@ -184,7 +184,7 @@ describe.skipIf(skip)('the KumoMTA, TSA and Mailman pods can start on a real clu
       } finally {
         child.kill();
       }
-    });
+    }, 30_000);
   });
 
   it('HyperKitty accepts archive POSTs from the mailman-core pod IP (MAILMAN_HOST_IP "*"; the API key is still checked)', () => {
