@@ -59,6 +59,7 @@ interface QueueParams {
   max_retry_interval?: string;
   max_age?: string;
   max_message_rate?: string;
+  strategy?: string;
   protocol?: { smtp?: { mx_list?: string[] }; custom_lua?: { constructor: string } };
 }
 type EgressParams = Record<string, unknown>;
@@ -344,6 +345,12 @@ describe.skipIf(!haveLua)('KumoMTA policy logic under a strict stand-in (not Kum
       expect(q.outcome.result?.params.max_message_rate).toBe('10/s');
       expect(q.summary?.max_message_rate).toEqual({ limit: 10, period_seconds: 1, local: false });
       for (const domain of [LIST, 'example.test']) expect(queue(main, domain).summary?.max_message_rate).toBeUndefined();
+    });
+
+    it('scheduled queues use the SkipList strategy, so retries and throttle delays are not rounded to a 3 s wheel tick', () => {
+      for (const domain of [LIST, 'example.test', THROTTLED]) {
+        expect(queue(main, domain).outcome.result?.params).toMatchObject({ strategy: 'SkipList' });
+      }
     });
 
     it('dev retries: 5 s, capped at 10 s, so a few tempfails resolve in under a minute; messages expire after 5 min', () => {

@@ -14,6 +14,7 @@ What it sets up (DESIGN.md "Mail flows", manifests/README.md):
               every other domain  -> smtp-sink.<ns>.svc.cluster.local:2525, STARTTLS without
                                      certificate checks (OpportunisticInsecure)
   retries     first retry after 5 s, then every 10 s; a message expires after 5 minutes
+              (SkipList queues, so these hold to the second; see QUEUE_STRATEGY)
   throttle    throttled.mailkind.test: at most 10 messages/s across all kumod replicas
               (scheduled-queue max_message_rate, shared through Dragonfly; burst 10)
   shaping     publishes to every TSA pod, subscribes through the kumomta-tsa Service
@@ -140,6 +141,15 @@ local THROTTLED_RATE = '10/s'
 local RETRY_INTERVAL = '5s'
 local MAX_RETRY_INTERVAL = '10s'
 local MAX_AGE = '5 minutes'
+-- The scheduled queues' strategy (docs/reference/kumo/make_queue_config/strategy.md). The default,
+-- SingletonTimerWheel, is one wheel for all queues that kumod pops every 3 s and whose clock moves
+-- only when popped (crates/kumod/src/queue/strategy.rs, maintainer.rs run_singleton_wheel_v1,
+-- crates/timeq), so a retry due after 5 s comes 3-6 s after the failure and the second about 12 s
+-- after. SkipList keeps each queue's messages ordered by due time (whole seconds) and its maintainer
+-- sleeps until the first one is due or a sooner one arrives (maintainer.rs), so retries and throttle
+-- delays land on the second the policy says. That costs a task per queue: fine for a development
+-- stack with a handful of destination domains, not what upstream recommends for millions of queues.
+local QUEUE_STRATEGY = 'SkipList'
 
 -- mx_list entries may carry a port since 2025.10.06 (docs/reference/kumo/make_queue_config/protocol.md)
 local MAILMAN_LMTP = fqdn('mailman-core') .. ':8024'
@@ -289,6 +299,7 @@ kumo.on('get_queue_config', function(domain, _tenant, _campaign, routing_domain)
     retry_interval = RETRY_INTERVAL,
     max_retry_interval = MAX_RETRY_INTERVAL,
     max_age = MAX_AGE,
+    strategy = QUEUE_STRATEGY,
   }
   if destination == LIST_DOMAIN then
     params.protocol = { smtp = { mx_list = { MAILMAN_LMTP } } }
