@@ -654,7 +654,7 @@ describe.skipIf(!haveLua)('the stand-in converts options the way kumod does', ()
   });
 
   it.each([
-    ['queue strategy', 'max_age = MAX_AGE,', "max_age = MAX_AGE, strategy = 'NoSuchStrategy',", 'unknown variant `NoSuchStrategy`'],
+    ['queue strategy', "local QUEUE_STRATEGY = 'SkipList'", "local QUEUE_STRATEGY = 'NoSuchStrategy'", 'unknown variant `NoSuchStrategy`'],
     ['ip_lookup_strategy', "enable_tls = 'OpportunisticInsecure',", "enable_tls = 'OpportunisticInsecure', ip_lookup_strategy = 'Bogus',", 'unknown variant `Bogus`'],
     ['memory reduction policy', "enable_tls = 'OpportunisticInsecure',", "enable_tls = 'OpportunisticInsecure', low_memory_reduction_policy = 'Shrink',", 'unknown variant `Shrink`'],
   ])('checks the enum of %s against its variants', (_what, from, to, message) => {
