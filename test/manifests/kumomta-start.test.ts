@@ -201,8 +201,8 @@ describe.skipIf(skip)('the KumoMTA, TSA and Mailman pods can start on a real clu
     expect(mount?.readOnly).toBe(true);
     for (const m of web.volumeMounts ?? []) if (m.readOnly) expect(m.mountPath.startsWith('/opt/mailman-web-data')).toBe(false);
     const volume = podSpec(o)?.volumes?.find((v) => v.name === mount?.name);
-    const cm = objects.find((x) => x.kind === 'ConfigMap' && x.metadata.name === volume?.configMap?.name) as (K8sObject & { data?: Record<string, string> }) | undefined;
-    const source = cm?.data?.['settings_local.py'];
+    const cm: K8sObject & { data?: Record<string, string> } = objects.find((x) => x.kind === 'ConfigMap' && x.metadata.name === volume?.configMap?.name) ?? { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'missing' } };
+    const source = cm.data?.['settings_local.py'];
     expect(source, 'the ConfigMap carries settings_local.py').toBeDefined();
     // evaluate it as Python does (python3 is on every machine this tier runs on)
     writeFileSync(join(dir, 'settings_local.py'), source ?? '');

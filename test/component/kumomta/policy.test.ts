@@ -741,9 +741,9 @@ describe.skipIf(!haveLua)('shaping.toml', () => {
       for (const [i, rule] of (Array.isArray(rules) ? rules : []).entries()) {
         const r = rule as Record<string, unknown>;
         const where = `${name}.automation[${i}]`;
-        const regexes = Array.isArray(r.regex) ? r.regex : [r.regex];
+        const regexes: unknown[] = Array.isArray(r.regex) ? (r.regex as unknown[]) : [r.regex];
         if (regexes.length === 0 || !regexes.every((x) => typeof x === 'string')) problems.push(`${where}.regex: expected a string or strings`);
-        const actions = Array.isArray(r.action) ? r.action : [r.action];
+        const actions: unknown[] = Array.isArray(r.action) ? (r.action as unknown[]) : [r.action];
         for (const a of actions) {
           const ok = typeof a === 'string' ? UNIT_ACTIONS.has(a) : !!a && typeof a === 'object' && Object.keys(a).length === 1 && VALUE_ACTIONS.has(Object.keys(a)[0] ?? '');
           if (!ok) problems.push(`${where}.action: ${JSON.stringify(a)} is not an Action`);
