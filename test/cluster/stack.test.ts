@@ -9,7 +9,7 @@
 // cannot: images, containers, probes, networking (kwok marks pods Ready; nothing runs).
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -304,6 +304,18 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
       res.writeHead(ok ? 422 : 401).end(ok ? 'missing field `envelope_sender`' : 'HttpBasicAuth Authentication Failed');
     });
     await new Promise<void>((r) => kumod.listen(0, '127.0.0.1', r));
+    // stand-ins for kumod's two SMTP listeners: only the 220 greeting the preflight waits for
+    const sockets = new Set<Socket>();
+    const smtp = [0, 1].map(() =>
+      createTcpServer((socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => undefined);
+        socket.end('220 kumomta-0 ESMTP stand-in\r\n');
+      }),
+    );
+    for (const server of smtp) await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const [inbound, relay] = smtp.map((server) => (server.address() as AddressInfo).port);
     try {
       const config = (profile: string, extra: Record<string, string> = {}) =>
         resolveE2eConfig({
@@ -314,6 +326,9 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
           MAILKIND_E2E_KUMO_URL: `http://127.0.0.1:${(kumod.address() as AddressInfo).port}`,
           MAILKIND_E2E_SINK_URL: sink.url,
           MAILKIND_E2E_MAILMAN_URL: 'http://127.0.0.1:9',
+          MAILKIND_E2E_SMTP_HOST: '127.0.0.1',
+          MAILKIND_PORT_KUMO_INBOUND: String(inbound),
+          MAILKIND_PORT_KUMO_RELAY: String(relay),
           ...extra,
         });
       const cluster = (c: ReturnType<typeof config>) => new Cluster({ kubectl: c.kubectl, context: c.context, namespace: c.namespace, env: { ...process.env, KUBECONFIG: cp.kubeconfig } });
@@ -336,6 +351,16 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
         expect(e2.problems.map((p) => p.component).sort()).toEqual(['credentials', 'smtp-sink']);
         expect(e2.message).toMatch(/KumoMTA refused user "mailkind" \(from MAILKIND_KUMO_HTTP_USER\/MAILKIND_KUMO_HTTP_PASSWORD\)/);
         expect(e2.message).not.toContain('stale-password-from-an-old-up');
+        // an SMTP listener that does not answer is named with its port
+        const closed = await new Promise<number>((res) => {
+          const gone = createTcpServer().listen(0, '127.0.0.1', () => {
+            const port = (gone.address() as AddressInfo).port;
+            gone.close(() => res(port));
+          });
+        });
+        const noInbound = config('minimal', { MAILKIND_PORT_KUMO_INBOUND: String(closed) });
+        const e3 = (await preflight(noInbound, { cluster: cluster(noInbound) }).then(() => null, (x: unknown) => x)) as PreflightError;
+        expect(e3.problems).toEqual([{ component: 'kumomta', message: expect.stringMatching(new RegExp(`^SMTP inbound \\(host port ${closed}\\): cannot connect to 127\\.0\\.0\\.1:${closed} \\(ECONNREFUSED\\)`)) as unknown }]);
       } else {
         // every workload and credential recognised; only Mailman's REST port has no stand-in here
         expect(problems).toEqual([{ component: 'mailman-core', message: expect.stringContaining('127.0.0.1:9') as unknown }]);
@@ -344,6 +369,8 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
       await sink.close();
       kumod.closeAllConnections();
       await new Promise((r) => kumod.close(r));
+      for (const socket of sockets) socket.destroy();
+      for (const server of smtp) await new Promise((r) => server.close(r));
     }
   }
 });
