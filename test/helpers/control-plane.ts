@@ -220,8 +220,10 @@ spec:
       - { type: InternalIP, address: {{ NodeIP | Quote }} }
       - { type: Hostname, address: {{ NodeName | Quote }} }
       daemonEndpoints: { kubeletEndpoint: { Port: {{ NodePort }} } }
-      allocatable: {{ YAML .status.allocatable 1 }}
-      capacity: {{ YAML .status.capacity 1 }}
+      allocatable:
+      {{ YAML .status.allocatable 1 }}
+      capacity:
+      {{ YAML .status.capacity 1 }}
       nodeInfo: { architecture: amd64, operatingSystem: linux, kubeletVersion: {{ printf "kwok-%s" Version | Quote }}, containerRuntimeVersion: {{ printf "kwok-%s" Version | Quote }}, kernelVersion: "", osImage: "", machineID: "", systemUUID: "", bootID: "", kubeProxyVersion: "" }
 `,
     podReady(
