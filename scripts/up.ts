@@ -5,11 +5,13 @@ import { UsageError } from './lib/cli/errors.js';
 import { upSteps, type UpContext } from './lib/lifecycle/up-steps.js';
 import { chooseRenderer, runSteps } from './lib/lifecycle/steps.js';
 import { upSummary } from './lib/lifecycle/summary.js';
+import { skipValidation } from './lib/lifecycle/validate.js';
 
 interface UpFlags extends CommonFlags {
   images?: string;
   registry?: string;
   forTilt?: boolean;
+  skipValidate?: boolean;
   timeout: string;
 }
 
@@ -19,6 +21,7 @@ const cmd = addCommonOptions(new Command('up'), true)
   .option('--registry <host/path>', 'with --context: where to push the sink image (e.g. registry.example.com/mailkind)')
   .option('--for-tilt', 'only what the Tiltfile needs: cluster, registry, namespace and Secrets', false)
   .option('--timeout <seconds>', 'how long each workload may take to become ready', '300')
+  .option('--skip-validate', "do not let the pinned KumoMTA image check the policy first (env MAILKIND_SKIP_VALIDATE=1); a warning is printed", false)
   .addHelpText(
     'after',
     `
@@ -29,7 +32,7 @@ Examples:
   npm run up -- --context my-ctx --registry registry.example.com/mailkind
 
 Environment: MAILKIND_CLUSTER, MAILKIND_CONTEXT, MAILKIND_NAMESPACE, MAILKIND_PROFILE,
-MAILKIND_PORT_* (host ports), CI=true (plain log lines instead of the live task list).
+MAILKIND_PORT_* (host ports), MAILKIND_SKIP_VALIDATE=1 (like --skip-validate), CI=true (plain log lines instead of the live task list).
 Exit codes: 0 ready, 1 failed (the cause and a fix are printed), 2 bad usage.`,
   );
 
@@ -44,11 +47,14 @@ await runCommand<UpFlags>(cmd, async (flags, settings) => {
   const toolkit = makeToolkit(settings, { verbose });
   const ctx: UpContext = {
     settings,
-    options: { images: flags.images, registry: flags.registry, forTilt: Boolean(flags.forTilt), rolloutTimeoutSeconds: timeout },
+    options: { images: flags.images, registry: flags.registry, forTilt: Boolean(flags.forTilt), rolloutTimeoutSeconds: timeout, skipValidate: skipValidation(flags.skipValidate, process.env) },
     tools: toolkit,
     pins: readPins(settings),
     state: { warnings: [] },
   };
+  if (ctx.options.skipValidate && !ctx.options.forTilt) {
+    process.stderr.write(`warning: ${ctx.options.skipValidate}: the KumoMTA policy is applied without kumod checking it first (npm run validate does)\n`);
+  }
   const renderer = chooseRenderer({ ci: isCI(), verbose, isTTY: Boolean(process.stdout.isTTY) });
   const reports = await runSteps(upSteps(ctx.options, settings), ctx, { renderer });
   if (ctx.options.forTilt) {
