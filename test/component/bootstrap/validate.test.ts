@@ -128,3 +128,17 @@ describe.skipIf(skip)('npm run up validates the policy before it applies manifes
     }
   }, 240_000);
 });
+
+describe('.github/workflows/e2e.yml', () => {
+  it('validates the policy and the pinned images before `npm run up`', () => {
+    const wf = parse(readFileSync(join(ROOT, '.github/workflows/e2e.yml'), 'utf8')) as { jobs: Record<string, { steps: { run?: string }[] }> };
+    const runs = Object.values(wf.jobs).flatMap((j) => j.steps.map((s) => s.run ?? ''));
+    const validate = runs.findIndex((r) => /^npm run validate$/m.test(r));
+    const images = runs.findIndex((r) => /^npm run validate -- --images$/m.test(r));
+    const up = runs.findIndex((r) => /^npm run up$/m.test(r));
+    expect(validate).toBeGreaterThanOrEqual(0);
+    expect(images).toBeGreaterThanOrEqual(0);
+    expect(validate).toBeLessThan(up);
+    expect(images).toBeLessThan(up);
+  });
+});
