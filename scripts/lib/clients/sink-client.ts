@@ -1,4 +1,4 @@
-// Typed client of the smtp-sink HTTP API (DESIGN.md "The sink's interface";
+// Typed client of the smtp-sink HTTP API (docs/contract.md "The sink's API";
 // sinks/smtp-sink/src/http/server.ts). The wire types come from the sink's own source (type-only
 // imports, nothing of the sink is loaded), so the two cannot drift apart silently.
 import type { FaultSetInput, Rule } from '../../../sinks/smtp-sink/src/faults/rules.js';

@@ -25,7 +25,7 @@ export class PreflightError extends Error {
         `mailkind e2e preflight failed (context ${config.context}, namespace ${config.namespace}):`,
         ...problems.map((p) => `  - ${p.component}: ${p.message}`),
         '`npm run up` creates the stack (kind cluster and every component); run `npm run e2e` again once it is up.',
-        'To test another cluster set MAILKIND_CONTEXT / MAILKIND_NAMESPACE / MAILKIND_HOST (see README, "The e2e suite").',
+        'To test another cluster set MAILKIND_CONTEXT / MAILKIND_NAMESPACE / MAILKIND_HOST (see docs/e2e.md).',
       ].join('\n'),
     );
   }

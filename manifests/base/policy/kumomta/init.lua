@@ -1,7 +1,7 @@
 --[[
 mailkind: the kumod policy (target release KumoMTA 2026.06.23-f3af1cd0).
 
-What it sets up (DESIGN.md "Mail flows", manifests/README.md):
+What it sets up (docs/contract.md "Mail flows", manifests/README.md):
   spool       LocalDisk data + meta under /var/spool/kumomta (the per-pod PVC)
   logs        zstd segments in /var/log/kumomta, and one JSON line per log record on stdout
   HTTP 8000   POST /api/inject/v1 needs basic auth (KUMO_HTTP_USER / KUMO_HTTP_PASSWORD);
