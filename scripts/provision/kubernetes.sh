@@ -111,13 +111,22 @@ wrapper() {
     cd "$dir"
     local edits=(-module "mailkind.invalid/build-$(basename "$mod")" -require "$mod@$ver")
     local m
-    # `go mod edit -json` lists replaces; a local one has a New.Path starting with . and no version
-    while read -r m; do
+    # `go mod edit -json` lists replaces; a local one has a New.Path starting with . and no version.
+    # A local replace of a module the build does not require is a guard (etcd's
+    # `go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY`): it is dropped, as there is nothing to build.
+    local what
+    while read -r what m; do
       [ -n "$m" ] || continue
-      edits+=(-dropreplace "$m" -replace "$m=$m@$localver" -require "$m@$localver")
+      if [ "$what" = use ]; then
+        edits+=(-dropreplace "$m" -replace "$m=$m@$localver" -require "$m@$localver")
+      else
+        edits+=(-dropreplace "$m")
+      fi
     done < <(go mod edit -json | node -e '
       const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
-      for (const r of j.Replace ?? []) if (r.New.Path.startsWith(".") && !r.New.Version) console.log(r.Old.Path);
+      const required = new Set((j.Require ?? []).map((r) => r.Path));
+      for (const r of j.Replace ?? [])
+        if (r.New.Path.startsWith(".") && !r.New.Version) console.log(required.has(r.Old.Path) ? "use" : "drop", r.Old.Path);
     ')
     go mod edit "${edits[@]}"
   )
@@ -154,27 +163,27 @@ build_kubernetes() {
 }
 
 build_etcd() {
-  local m=$work/etcd start
+  local m=$work/etcd-mod start
   wrapper go.etcd.io/etcd/server/v3 "$ETCD" "$ETCD" "$m" >/dev/null
   log "building etcd $ETCD"
   start=$SECONDS
-  (cd "$m" && go build -trimpath -ldflags '-s -w' -o "$work/etcd" go.etcd.io/etcd/server/v3)
+  (cd "$m" && go build -trimpath -ldflags '-s -w' -o "$work/etcd-bin" go.etcd.io/etcd/server/v3)
   log "etcd built in $((SECONDS - start))s"
-  "$work/etcd" --version | grep -q "etcd Version: ${ETCD#v}" \
-    || die "built etcd reports '$("$work/etcd" --version | head -1)', not $ETCD"
+  "$work/etcd-bin" --version | grep -q "etcd Version: ${ETCD#v}" \
+    || die "built etcd reports '$("$work/etcd-bin" --version | head -1)', not $ETCD"
   rm -f "$EDIR/.complete"
   mkdir -p "$EDIR/bin"
-  install_atomic "$work/etcd" "$EDIR/bin/etcd"
+  install_atomic "$work/etcd-bin" "$EDIR/bin/etcd"
   printf '%s\n' "$ETCD" >"$EDIR/.complete"
 }
 
 build_kwok() {
-  local m=$work/kwok start src
+  local m=$work/kwok-mod start src
   src=$(wrapper sigs.k8s.io/kwok "$KWOK" "$KWOK" "$m")
   log "building kwok $KWOK"
   start=$SECONDS
   (cd "$m" && go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK" \
-    -o "$work/kwok" sigs.k8s.io/kwok/cmd/kwok)
+    -o "$work/kwok-bin" sigs.k8s.io/kwok/cmd/kwok)
   log "kwok built in $((SECONDS - start))s"
   rm -f "$WDIR/.complete"
   mkdir -p "$WDIR/bin"
@@ -183,7 +192,7 @@ build_kwok() {
   rm -rf "$WDIR/stages"
   cp -r "$src/kustomize/stage" "$WDIR/stages"
   chmod -R u+w "$WDIR/stages"
-  install_atomic "$work/kwok" "$WDIR/bin/kwok"
+  install_atomic "$work/kwok-bin" "$WDIR/bin/kwok"
   printf '%s\n' "$KWOK" >"$WDIR/.complete"
 }
 
