@@ -53,10 +53,16 @@ function eventTime(e: EventJson): number {
   return Date.parse(e.lastTimestamp ?? e.eventTime ?? '') || 0;
 }
 
-/** When a pod last became Ready; undefined while it is not Ready (or nobody said). */
+/**
+ * When a pod last became Ready, as the end of the second its condition names; undefined while it
+ * is not Ready (or nobody said). A condition's lastTransitionTime is stored to the second
+ * (metav1.Time), a scheduler event's eventTime to the microsecond (metav1.MicroTime): a
+ * FailedScheduling 300 ms before the pod became Ready would otherwise look newer than it.
+ */
 function readySince(p: PodJson): number | undefined {
   const c = p.status?.conditions?.find((x) => x.type === 'Ready');
-  return c?.status === 'True' ? Date.parse(c.lastTransitionTime ?? '') || undefined : undefined;
+  const at = c?.status === 'True' ? Date.parse(c.lastTransitionTime ?? '') : NaN;
+  return Number.isNaN(at) ? undefined : at + 999;
 }
 
 /**

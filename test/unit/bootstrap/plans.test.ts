@@ -178,6 +178,9 @@ describe('status rows', () => {
       [pod('postgres-0', 'postgres', ready('u-pg', '2026-11-22T11:50:00Z')), pod('smtp-sink-6d4cf-abcde', 'smtp-sink', ready('u-sink', '2026-11-22T11:50:00Z'))],
       [
         warn('FailedScheduling', 'Pod', 'postgres-0', '2026-11-22T11:49:58Z', 'u-pg'),
+        // the scheduler's events are to the microsecond, conditions to the second: this one came
+        // 400 ms before the pod was Ready, within the second its condition names
+        { type: 'Warning', reason: 'FailedScheduling', message: 'unbound PVC', involvedObject: { kind: 'Pod', name: 'postgres-0', uid: 'u-pg' }, lastTimestamp: null, eventTime: '2026-11-22T11:50:00.600000Z' },
         warn('ClaimLost', 'PersistentVolumeClaim', 'data-postgres-0', '2026-11-22T11:49:00Z'),
         warn('BackOff', 'Pod', 'postgres-0', '2026-11-22T11:55:00Z', 'u-an-earlier-pod'),
         warn('Unhealthy', 'Pod', 'postgres-0', '2026-11-22T11:56:00Z', 'u-pg'),
