@@ -216,7 +216,10 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
     const cluster = new Cluster({ kubectl: cp.kubectl, context: cp.context, namespace: NS, env: { ...process.env, KUBECONFIG: cp.kubeconfig } });
     const text = await collectDiagnostics(cluster, { components: ['kumomta'], sink: new SinkClient('http://127.0.0.1:9', { timeoutMs: 1_000 }), run: 'r', tail: 5 });
     expect(text).toMatch(/----- events in mailkind \(most recent last\)\n[^]*Successfully assigned mailkind\/kumomta-0 to kwok-node-0/);
-    expect(text).toMatch(/----- pods\nNAME[^]*\nkumomta-0\s+1\/1\s+Running\s+0/);
+    // most recent last, scheduler events (eventTime only) included: the newest is the one made above
+    const eventLines = text.slice(0, text.indexOf('----- pods')).trimEnd().split('\n');
+    expect(eventLines.at(-1)).toMatch(/Warning\s+Unhealthy\s+Pod\/smtp-sink-\S+\s+Readiness probe failed: connection refused$/);
+    expect(text).toMatch(/----- pods\nNAME[^]*\nkumomta-0\s+2\/2\s+Running\s+0/);
     expect(text).toMatch(/----- describe pods -l app.kubernetes.io\/name=kumomta\nName:\s+kumomta-0\n[^]*Node:\s+kwok-node-0\/127\.0\.0\.1/);
     expect(text).toMatch(/----- logs -l app.kubernetes.io\/name=kumomta \(last 5 lines per container\)\n\(could not collect: /);
   });

@@ -26,6 +26,8 @@ export interface EventJson {
   involvedObject?: { kind?: string; name?: string; uid?: string };
   lastTimestamp?: string | null;
   eventTime?: string | null;
+  /** events.k8s.io events that repeat: eventTime stays the first, this moves */
+  series?: { lastObservedTime?: string | null } | null;
 }
 
 export interface StatusRow {
@@ -49,8 +51,9 @@ const ENDPOINT_OWNER: Record<string, string> = {
   mailmanWeb: 'mailman-web',
 };
 
+// as kubectl events orders them (kubectl pkg/cmd/events/events.go, eventTime)
 function eventTime(e: EventJson): number {
-  return Date.parse(e.lastTimestamp ?? e.eventTime ?? '') || 0;
+  return Date.parse(e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? '') || 0;
 }
 
 /**

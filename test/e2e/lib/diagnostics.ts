@@ -31,9 +31,11 @@ export async function collectDiagnostics(cluster: Cluster, o: DiagnosticsOptions
   const tail = o.tail ?? 40;
   const opts = { timeoutMs: o.timeoutMs ?? 15_000 };
   const parts: Promise<string>[] = [
-    section(`events in ${cluster.namespace} (most recent last)`, async () =>
-      lastLines(await cluster.run(['get', 'events', '--sort-by=.lastTimestamp'], opts), 30),
-    ),
+    // `kubectl events`, not `get events --sort-by=.lastTimestamp`: the scheduler reports through
+    // events.k8s.io (eventTime set, lastTimestamp null), so its events sorted as the oldest and the
+    // last 30 lines could miss them; `kubectl events` sorts by eventTime when lastTimestamp is unset
+    // (kubectl pkg/cmd/events/events.go, eventTime)
+    section(`events in ${cluster.namespace} (most recent last)`, async () => lastLines(await cluster.run(['events'], opts), 30)),
     section('pods', () => cluster.run(['get', 'pods', '-o', 'wide'], opts)),
   ];
   for (const c of o.components) {
