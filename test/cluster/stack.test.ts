@@ -285,9 +285,9 @@ describe.skipIf(skipWithout(controlPlaneMissing()))('the stack on a real API ser
     expect(r.stderr).toMatch(/pod kumomta-tsa-0: Running, CrashLoopBackOff: back-off 2m40s restarting failed container=tsa, 5 restart\(s\)/);
     expect(r.stderr).toContain('Warning BackOff: Back-off restarting failed container');
     noStackTrace(r.stderr);
-    // dragonfly comes first and is ready; the failing workload took the 10 s timeout, not more
+    // dragonfly comes first and is ready; how long the failing up took is a figure, not a gate
+    // (the 10 s is asserted above from what up reports)
     expect(r.stdout).toContain('deployment/dragonfly ready');
-    expect(ms).toBeLessThan(60_000);
     console.log(`failing up (10 s rollout timeout): ${Math.round(ms)} ms`);
     // status: not ready, exit 1, the crash-looping pod's restarts and its current warning
     const status = await runEntry('status', ['--context', cp.context, '--namespace', CRASH_NS], envWith(BUILT_KUBECTL_DIR));
