@@ -27,7 +27,7 @@ function expectNoLeak(text: string, secret: string): void {
 }
 
 /** Everything an error would print: message, stack, cause chain, own properties. */
-const errorText = (e: Error): string => [e.message, String(e.stack), JSON.stringify(e), String(e.cause ?? '')].join('\n');
+const errorText = (e: Error): string => [e.message, String(e.stack), JSON.stringify(e), e.cause instanceof Error ? e.cause.message : JSON.stringify(e.cause ?? null)].join('\n');
 
 function configError(fn: () => unknown): E2eConfigError {
   try {
