@@ -28,6 +28,7 @@ import {
 } from './lib/checks.js';
 import { GiB, formatFinding, ref, type Finding, type K8sObject } from './lib/k8s.js';
 import { findRenderer, render } from './lib/render.js';
+import { skipWithout } from '../helpers/prerequisites.js';
 import {
   SCHEMA_KUBERNETES_VERSION,
   SCHEMA_PACKAGE,
@@ -92,8 +93,13 @@ function expectNoFindings(findings: Finding[]): void {
 }
 
 const renderer = findRenderer(ROOT);
-const skipReason = 'skip' in renderer ? renderer.skip : undefined;
-if (skipReason) console.warn(`manifests tier skipped: ${skipReason}`);
+const skipReason = skipWithout(
+  'skip' in renderer
+    ? { what: 'test/manifests (the manifests tier)', reason: renderer.skip, fix: 'install kubectl (https://kubernetes.io/docs/tasks/tools/), or let .ci/run build kustomize into .cache/bin' }
+    : undefined,
+)
+  ? 'no renderer'
+  : undefined;
 
 describe.skipIf(skipReason !== undefined)(`manifests/ (rendered with ${'label' in renderer ? renderer.label : 'nothing'})`, () => {
   let objects: K8sObject[] = [];

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipWithout } from '../../helpers/prerequisites.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const POLICY_DIR = join(ROOT, 'manifests/base/policy/kumomta');
@@ -22,7 +23,7 @@ const RUNNER = join(HARNESS, 'run.lua');
 const LUA = 'lua5.4';
 const LUAC = 'luac5.4';
 const haveLua = [LUA, LUAC].every((bin) => spawnSync(bin, ['-v'], { stdio: 'ignore' }).status === 0);
-if (!haveLua) console.warn(`skipping test/component/kumomta: ${LUA}/${LUAC} not found (apt-get install lua5.4)`);
+skipWithout(haveLua ? undefined : { what: 'test/component/kumomta (the KumoMTA policy under the Lua stand-in)', reason: `${LUA}/${LUAC} not found`, fix: 'apt-get install --no-install-recommends lua5.4 (.ci/run does)' });
 
 const LIST = 'lists.mailkind.test';
 const THROTTLED = 'throttled.mailkind.test';

@@ -7,6 +7,7 @@ import { findProgram } from '../../../bench/lib/setup.js';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { encodeMessage, SmtpClientError, SmtpConnection, type Outgoing, type TransactionResult } from '../../../scripts/lib/load/smtp-client.js';
 import { api, startTestSink, type ApiMessage } from '../../helpers/sink.js';
+import { skipWithout } from '../../helpers/prerequisites.js';
 
 const FROM = 'load@mailkind.test';
 const message = (run: string, body = 'hello\r\n') => `Subject: t\r\nMessage-ID: <${run}.${Math.random()}@t.test>\r\nX-Mailkind-Run: ${run}\r\n\r\n${body}`;
@@ -262,9 +263,11 @@ describe('SMTP client pipelining, observed by a server that withholds replies', 
 });
 
 const postfixSink = findProgram('smtp-sink');
-if (!postfixSink) console.warn("skipping the SMTP client's postfix smtp-sink tests: smtp-sink is missing (apt-get install postfix; .ci/run does)");
+const noPostfixSink = skipWithout(
+  postfixSink ? undefined : { what: "test/component/load/smtp-client.test.ts: the SMTP client against postfix's smtp-sink", reason: 'smtp-sink not found (PATH, /usr/sbin)', fix: 'apt-get install --no-install-recommends postfix (.ci/run does)' },
+);
 
-describe.skipIf(!postfixSink)("SMTP client against postfix's smtp-sink", () => {
+describe.skipIf(noPostfixSink)("SMTP client against postfix's smtp-sink", () => {
   const variants = {
     plain: [],
     noPipelining: ['-p'],

@@ -6,16 +6,19 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { api, startTestSink } from '../../helpers/sink.js';
+import { skipWithout } from '../../helpers/prerequisites.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`skipping the dashboard browser test: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`);
+const noChromium = skipWithout(
+  haveChromium ? undefined : { what: 'test/component/sink/dashboard.test.ts: the sink dashboard in Chromium', reason: `${CHROMIUM} not found`, fix: 'apt-get install --no-install-recommends chromium (.ci/run does)' },
+);
 
 const SCREENSHOTS = fileURLToPath(new URL('../../../reports/screenshots/', import.meta.url));
 const RUN = 'dashboard-test';
 const POLL = { timeout: 5_000, interval: 50 };
 
-describe.skipIf(!haveChromium)('sink dashboard in Chromium', () => {
+describe.skipIf(noChromium)('sink dashboard in Chromium', () => {
   let sink: RunningSink;
   let browser: Browser;
   let page: Page;

@@ -9,6 +9,7 @@ import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { api, startTestSink, type ApiMessage } from '../../helpers/sink.js';
+import { skipWithout } from '../../helpers/prerequisites.js';
 import { RawSmtp, message } from '../../helpers/smtp-client.js';
 
 
@@ -168,9 +169,11 @@ describe('delivery over real SMTP', () => {
 
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
 const haveSmtpSource = existsSync(SMTP_SOURCE);
-if (!haveSmtpSource) console.warn(`skipping the smtp-source peer test: ${SMTP_SOURCE} is missing (apt-get install postfix; .ci/run does)`);
+const noSmtpSource = skipWithout(
+  haveSmtpSource ? undefined : { what: "test/component/sink/delivery.test.ts: postfix's smtp-source as a peer client", reason: `${SMTP_SOURCE} not found`, fix: 'apt-get install --no-install-recommends postfix (.ci/run does)' },
+);
 
-describe.skipIf(!haveSmtpSource)("postfix's smtp-source as a peer client", () => {
+describe.skipIf(noSmtpSource)("postfix's smtp-source as a peer client", () => {
   it('delivers 2,000 messages over 20 sessions, counted exactly', async () => {
     await api(sink, '/api/messages', { method: 'DELETE' });
     await promisify(execFile)(SMTP_SOURCE, ['-s', '20', '-m', '2000', '-l', '1024', '-d', '-f', 'src@x.test', '-t', 'dst@y.test', `127.0.0.1:${sink.smtpPort}`], { timeout: 60_000 });
