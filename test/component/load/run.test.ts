@@ -100,7 +100,7 @@ describe('a load run against the sink', () => {
     expect(r.snapshot.connections).toBeGreaterThanOrEqual(failures);
   });
 
-  it('--duration stops handing out messages when the clock reaches the deadline; an abort stops early and lets the messages in flight finish', async () => {
+  it('--duration: unpaced, no message is handed out once the clock reaches the deadline; paced, rate x duration messages; an abort stops early and lets the messages in flight finish', async () => {
     // an injected clock that advances 10 ms per finished message, so the deadline falls after
     // exactly 40 of them however fast or slow this machine is
     const timed = config(['--duration', '400ms', '--max', '--concurrency', '2', '--mix', 'example.test=1', '--run', 'comp-time']);
@@ -131,16 +131,26 @@ describe('a load run against the sink', () => {
       },
     };
     const t0 = performance.now();
-    const r = await runLoad({ plan: timed, transport, clock: { now: () => now }, signal: runaway.signal });
-    const sent = r.snapshot.messages.sent;
+    const limited = await runLoad({ plan: timed, transport, clock: { now: () => now }, signal: runaway.signal });
+    const sent = limited.snapshot.messages.sent;
     console.log(`--duration 400ms on a clock of 10 ms per message: ${sent} sent, ${Math.round(performance.now() - t0)} ms of real time`);
     expect(sent).toBe(handedOutAt.length);
     expect(Math.max(...handedOutAt)).toBeLessThan(400);
     // 40 finish before the deadline; at most two more per connection were already in flight (pipelined)
     expect(sent).toBeGreaterThanOrEqual(40);
     expect(sent).toBeLessThanOrEqual(44);
-    expect(r.interrupted).toBe(false);
-    expect(r.snapshot.messages.accepted).toBe(sent);
+    expect(limited.interrupted).toBe(false);
+    expect(limited.snapshot.messages.accepted).toBe(sent);
+
+    // with a rate, --duration means rate x duration messages (a count, whatever the machine's speed)
+    const paced = config(['--duration', '400ms', '--rate', '200', '--concurrency', '2', '--mix', 'example.test=1', '--run', 'comp-time-paced']);
+    const t1 = performance.now();
+    const r = await run(paced);
+    console.log(`--duration 400ms --rate 200: ${r.snapshot.messages.sent} sent in ${Math.round(performance.now() - t1)} ms (connections included)`);
+    // 400 ms at 200/s is exactly 80 sends: the duration counts from the first message, and a
+    // message due before the end goes out even when its timer fires late
+    expect(r.snapshot.messages.sent).toBe(80);
+    expect(r.snapshot.messages.accepted).toBe(r.snapshot.messages.sent);
 
     const abort = new AbortController();
     const endless = config(['--count', '1000000', '--rate', '500', '--concurrency', '2', '--mix', 'slow-50@example.test=1', '--run', 'comp-abort']);
@@ -151,7 +161,7 @@ describe('a load run against the sink', () => {
     expect(m.sent).toBeLessThan(1000);
     expect(m.accepted).toBe(m.sent);
     expect(aborted.snapshot.inFlight).toBe(0);
-    expect((await stats()).accepted).toBe(r.snapshot.messages.accepted + m.accepted);
+    expect((await stats()).accepted).toBe(limited.snapshot.messages.accepted + r.snapshot.messages.accepted + m.accepted);
   });
 });
 
@@ -170,7 +180,7 @@ describe('preflight (before any message is sent)', () => {
     const [port = 1] = await freePorts(1);
     const e = await refusal(parseLoadArgs([], { MAILKIND_PORT_KUMO_RELAY: String(port) }));
     expect(e.message).toBe(`cannot connect to 127.0.0.1:${port}: ECONNREFUSED`);
-    expect(e.fix).toMatch(/^start the stack with `npm run up`.*`npm run load -- --target 127\.0\.0\.1:2525`$/);
+    expect(e.fix).toMatch(/^start the stack with `npm run up`.*`npm run load -- --target 127\.0\.0\.1:2526`$/);
   });
 
   it('something that is not SMTP (an HTTP server), and --starttls to a server without it', async () => {
@@ -182,6 +192,12 @@ describe('preflight (before any message is sent)', () => {
       // an HTTP server says nothing first: the greeting times out
       const quiet = await refusal(parseLoadArgs(['--target', `127.0.0.1:${port}`, '--timeout', '300ms'], {}));
       expect(quiet.message).toMatch(/no reply from 127\.0\.0\.1:\d+ within 300 ms/);
+      // with the default --timeout (30 s) the probe still gives up on a silent port after PROBE_GREETING_MS, calling it not SMTP
+      const started = performance.now();
+      const silent = await refusal(parseLoadArgs(['--target', `127.0.0.1:${port}`], {}));
+      console.log(`load --target <an HTTP port>: refused after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      expect(silent.message).toMatch(/does not speak SMTP as expected: no SMTP greeting from 127\.0\.0\.1:\d+ within 5 s: not an SMTP port\?/);
+      expect(silent.fix).toMatch(/--mode http/);
       const tls = await refusal(parseLoadArgs(['--target', `127.0.0.1:${noTls.smtpPort}`, '--starttls'], {}));
       expect(tls.message).toMatch(/does not offer STARTTLS/);
       expect(tls.fix).toMatch(/drop --starttls/);

@@ -42,11 +42,11 @@ describe('prerequisites: skip with the reasons at the end, or fail under MAILKIN
       'needs nothing': 'passed',
     });
     expect(r.json.numPendingTests).toBe(3);
-    expect(r.out).toContain('Prerequisites missing on this machine (3); their tests were skipped or checked less:');
-    expect(r.out).toContain('  - fixture: needs-a-tool (skipped): no-such-tool not found\n      fix: install no-such-tool');
+    expect(r.out).toContain('Skipped: 3 test(s), 0 whole file(s) (the "skipped" counts above), in:\n  - test/fixtures/prerequisites/misses.fixture.ts: 3');
+    expect(r.out).toContain('Prerequisites missing on this machine (3); their tests did not run or checked less:');
+    expect(r.out).toContain('  - fixture: needs-a-tool: no-such-tool not found\n      fix: install no-such-tool');
     expect(r.out).toContain('  - fixture: other-version (checked less): tool 2 instead of the pinned 1\n      fix: provision tool 1');
     expect(r.out).toContain('  - fixture: two-replicas (checked less): one replica\n      fix: run two');
-    expect(r.out).toContain('Skipped tests: 3, in 1 file(s):\n  - test/fixtures/prerequisites/misses.fixture.ts: 3');
   });
 
   it('with MAILKIND_REQUIRE_ALL=1: every miss, fallback and unproven claim is a failing test, and the run fails', async () => {
