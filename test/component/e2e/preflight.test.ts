@@ -25,7 +25,9 @@ const ANSI = new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g');
 
 /** The environment of a user with no cluster: only what the tools need, kubeconfig empty. */
 function noClusterEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: tmp, KUBECONFIG: emptyKubeconfig, MAILKIND_STATE_DIR: join(tmp, 'state'), ...extra };
+  // MAILKIND_MISSES_FILE: the nested `npm run e2e` has the skip reporter too, which must not
+  // empty this run's list of missing prerequisites
+  return { PATH: process.env.PATH, HOME: tmp, KUBECONFIG: emptyKubeconfig, MAILKIND_STATE_DIR: join(tmp, 'state'), MAILKIND_MISSES_FILE: join(tmp, 'e2e-misses.jsonl'), ...extra };
 }
 
 // Without kubectl on the machine the preflight must say that instead, just as fast: the same
