@@ -25,7 +25,8 @@ const RUNNER = join(HARNESS, 'run.lua');
 const LUA = 'lua5.4';
 const LUAC = 'luac5.4';
 const haveLua = [LUA, LUAC].every((bin) => spawnSync(bin, ['-v'], { stdio: 'ignore' }).status === 0);
-skipWithout(haveLua ? undefined : { what: 'test/component/kumomta (the KumoMTA policy under the Lua stand-in)', reason: `${LUA}/${LUAC} not found`, fix: 'apt-get install --no-install-recommends lua5.4 (.ci/run does)' });
+// skipped with the reason on a laptop without lua; a failure under MAILKIND_REQUIRE_ALL=1 (.ci/run)
+skipWithout(haveLua ? undefined : { what: 'test/component/kumomta (the KumoMTA policy harness)', reason: `${LUA}/${LUAC} not found`, fix: 'apt-get install -y lua5.4' });
 
 const LIST = 'lists.mailkind.test';
 const THROTTLED = 'throttled.mailkind.test';
