@@ -214,7 +214,9 @@ export class SinkStore {
       if (rcpt !== undefined && !a.rcptTo.some((r) => r.toLowerCase() === rcpt)) continue;
       out.push(a);
     }
-    return filter.limit !== undefined ? out.slice(-filter.limit) : out;
+    // the newest `limit`; slice(-0) would keep everything, so 0 is its own case
+    if (filter.limit === undefined) return out;
+    return filter.limit === 0 ? [] : out.slice(-filter.limit);
   }
 
   /** Accepted messages of a run (or all, for null) since the last reset; not limited by the ring. */
