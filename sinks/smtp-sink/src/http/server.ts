@@ -5,11 +5,17 @@ import type { Registry } from 'prom-client';
 import type { FaultEngine } from '../faults/engine.js';
 import { describeFaultSet, parseFaultSet, EMPTY_FAULT_SET } from '../faults/rules.js';
 import { attemptView, messageView, type SinkStore } from '../record/store.js';
-import { statsView, type EventHub } from './events.js';
+import { statsView, recentJourneys, type EventHub } from './events.js';
+import { buildJourneys } from '../journey/join.js';
+import { splitBody } from '../journey/records.js';
+import type { JourneyStore } from '../journey/store.js';
+import { mayPostRecords } from './peers.js';
 import { serveStatic } from './static.js';
 
 export interface HttpDeps {
   store: SinkStore;
+  /** kumod's log records; optional so tests of other routes can leave it out */
+  journey?: JourneyStore;
   faults: FaultEngine;
   metrics: Registry;
   events: EventHub;
@@ -135,6 +141,7 @@ function answerTooLarge(req: IncomingMessage, res: ServerResponse, message: stri
 
 export function createHttpServer(deps: HttpDeps): Server {
   const { store, faults, metrics, events } = deps;
+  const journey = deps.journey;
 
   const faultView = () => ({ ...describeFaultSet(faults.faultSet), hits: faults.hits() });
 
@@ -150,7 +157,7 @@ export function createHttpServer(deps: HttpDeps): Server {
         res.end(text);
       },
     ],
-    ['GET', /^\/api\/stats$/, (_req, res) => json(res, 200, statsView(store, events.rate))],
+    ['GET', /^\/api\/stats$/, (_req, res) => json(res, 200, statsView(store, events.rate, Date.now(), journey))],
     [
       'GET',
       /^\/api\/messages$/,
@@ -203,6 +210,7 @@ export function createHttpServer(deps: HttpDeps): Server {
       (_req, res, q) => {
         const run = optional(q, 'run') ?? null;
         store.reset(run);
+        journey?.reset(run);
         if (run === null) faults.forgetAttempts();
         json(res, 200, { reset: run === null ? 'all' : { run } });
       },
@@ -237,6 +245,44 @@ export function createHttpServer(deps: HttpDeps): Server {
       },
     ],
     ['GET', /^\/api\/events$/, (req, res) => events.attach(res, req.method === 'HEAD')],
+    [
+      'POST',
+      /^\/api\/journey\/records$/,
+      async (req, res) => {
+        if (!journey) return json(res, 404, { error: 'this sink keeps no journey records' });
+        const peer = req.socket.remoteAddress ?? '';
+        if (!mayPostRecords(peer)) {
+          return json(res, 403, { error: `log records are taken from loopback and private (cluster) addresses only, not from ${peer}` });
+        }
+        const records = splitBody((await readBody(req)).toString('utf8'));
+        if (records === null) throw new BadRequest('the body must be a log record, a JSON array of them, or JSON lines');
+        const result = journey.ingest(records, peer);
+        // nothing usable: 400, so kumod's hook fails the batch instead of retrying it for ever
+        if (result.accepted === 0 && result.invalid > 0) return json(res, 400, { error: 'no valid log record in the body', ...result });
+        json(res, 200, result);
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/journey$/,
+      (_req, res, q) => {
+        const messageId = optional(q, 'messageId');
+        const run = optional(q, 'run');
+        if ((messageId === undefined) === (run === undefined)) throw new BadRequest('give exactly one of messageId or run');
+        const limit = intParam(q, 'limit', 100, 1000) ?? 100;
+        const all = buildJourneys(journey?.events() ?? [], store.attemptRecords(), messageId !== undefined ? { messageId } : { run: run as string });
+        json(res, 200, { query: messageId !== undefined ? { messageId } : { run }, total: all.length, count: Math.min(limit, all.length), journeys: all.slice(0, limit) });
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/journey\/recent$/,
+      (_req, res, q) => {
+        const limit = intParam(q, 'limit', 25, 200) ?? 25;
+        const journeys = limit === 0 ? [] : recentJourneys(store, journey, limit);
+        json(res, 200, { count: journeys.length, journeys });
+      },
+    ],
   ];
 
   const t = deps.timeouts ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS, checkMs: CHECK_INTERVAL_MS };

@@ -219,6 +219,22 @@ export class SinkStore {
     return filter.limit === 0 ? [] : out.slice(-filter.limit);
   }
 
+  /** Every attempt in the ring, oldest first, without filtering or copying the list. */
+  *attemptRecords(): Generator<AttemptRecord> {
+    for (const entry of this.#attempts.oldestFirst()) yield asAttempt(entry);
+  }
+
+  /** The newest `limit` refused attempts (4xx, 5xx, dropped), oldest first. */
+  refusals(limit: number): AttemptRecord[] {
+    const out: AttemptRecord[] = [];
+    for (const entry of this.#attempts.newestFirst()) {
+      if (out.length >= limit) break;
+      if (isMessage(entry)) continue;
+      if (entry.code >= 400 || entry.code === 0) out.push(entry);
+    }
+    return out.reverse();
+  }
+
   /** Accepted messages of a run (or all, for null) since the last reset; not limited by the ring. */
   acceptedFor(run: string | null): number {
     return run === null ? this.counters.accepted : (this.#runCounts.get(run) ?? 0);
