@@ -38,6 +38,9 @@ state.stdout = {}
 
 -- the policy can require only these
 package.path, package.cpath = '', ''
+-- kumod puts /opt/kumomta/etc/policy/?.lua on package.path (crates/config/src/lib.rs): the policy may
+-- require the files next to it (journey.lua)
+package.path = (policy_path:match('^(.*[/\\])') or './') .. '?.lua'
 package.preload['kumo'] = function()
   return kumo
 end
