@@ -82,7 +82,7 @@ describe('GET /api/journey', () => {
     ]);
     const timeline = j.timelines[0]!;
     expect(timeline).toMatchObject({ deferrals: 2, refusals: 2, status: 'delivered', parent: null });
-    expect(timeline.steps[2]!.text).toBe('4.7.1 temporary failure requested by tempfail fault');
+    expect(timeline.steps[2]!.text).toBe('mailkind sink fault tempfail-2: attempt 1 of 2 refused, try again later');
     expect(timeline.steps.map((s) => s.time)).toEqual([...timeline.steps.map((s) => s.time)].sort());
     // the same journey by run, and without the angle brackets
     expect((await journeyOf(`run=${run}`)).journeys.map((x) => x.messageId)).toEqual([messageId]);

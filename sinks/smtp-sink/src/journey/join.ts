@@ -76,7 +76,9 @@ interface RawStep extends JourneyStep {
 }
 
 function kumoSteps(e: KumoEvent): RawStep[] {
-  const where = [e.queue, e.site].filter(Boolean).join(' → ') || (e.receptionProtocol ? `via ${e.receptionProtocol}${e.peer ? ` from ${e.peer}` : ''}` : null);
+  const received = e.type === 'Reception' || e.type === 'Rejection' || e.type === 'XferIn';
+  const via = e.receptionProtocol ? `via ${e.receptionProtocol}${e.peer ? ` from ${e.peer}` : ''}` : null;
+  const where = received ? via : [e.queue, e.site].filter(Boolean).join(' → ') || via;
   const recipients = e.recipients.length ? e.recipients : [''];
   return recipients.map((rcpt) => ({
     ms: e.time,
