@@ -18,7 +18,7 @@ export interface DesiredCluster {
   config: string;
 }
 
-/** manifests/kind/cluster.yaml with each DESIGN.md host port replaced by the configured one. */
+/** manifests/kind/cluster.yaml with each docs/contract.md host port replaced by the configured one. */
 export function desiredCluster(name: string, kindConfigText: string, ports: Record<PortKey, number>): DesiredCluster {
   const doc = parseDocument(kindConfigText);
   const nodes = doc.toJS() as { nodes: { image: string; extraPortMappings?: PortMapping[] }[] };
