@@ -57,7 +57,9 @@ function M.setup(options)
     max_batch_latency = M.MAX_LATENCY,
     constructor = function(_domain, _tenant, _campaign)
       local connection = {}
-      local client = kumo.http.build_client { timeout = M.REQUEST_TIMEOUT }
+      -- built at the first batch, so making a connection object costs nothing
+      local client
+
 
       -- batch mode: kumod hands over 1..BATCH_SIZE queued records (webhooks.md "batched hooks")
       function connection:send_batch(messages)
@@ -65,6 +67,7 @@ function M.setup(options)
         for _, msg in ipairs(messages) do
           table.insert(records, msg:get_meta 'log_record')
         end
+        client = client or kumo.http.build_client { timeout = M.REQUEST_TIMEOUT }
         -- a refused connection or a timeout raises here: a transient failure of the whole batch
         local response = client:post(url):header('Content-Type', 'application/json'):body(kumo.serde.json_encode(records)):send()
         local status = response:status_code()
@@ -82,7 +85,9 @@ function M.setup(options)
       end
 
       function connection:close()
-        client:close()
+        if client then
+          client:close()
+        end
       end
 
       return connection
