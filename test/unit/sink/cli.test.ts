@@ -23,6 +23,7 @@ describe('sink CLI', () => {
       httpPort: 8025,
       hostname: 'smtp-sink.mailkind.test',
       maxMessages: 10_000,
+      maxJourneyRecords: 100_000,
       maxAttempts: 50_000,
       maxSize: 25 * 1024 * 1024,
       maxRecipients: 1000,
