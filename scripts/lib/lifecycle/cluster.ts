@@ -18,12 +18,19 @@ export interface DesiredCluster {
   config: string;
 }
 
-/** manifests/kind/cluster.yaml with each DESIGN.md host port replaced by the configured one. */
-export function desiredCluster(name: string, kindConfigText: string, ports: Record<PortKey, number>): DesiredCluster {
+/**
+ * manifests/kind/cluster.yaml with each DESIGN.md host port replaced by the configured one, and
+ * every node's image replaced by `nodeImage` when given (the pinned one, maybe overridden).
+ */
+export function desiredCluster(name: string, kindConfigText: string, ports: Record<PortKey, number>, nodeImage?: string): DesiredCluster {
   const doc = parseDocument(kindConfigText);
   const nodes = doc.toJS() as { nodes: { image: string; extraPortMappings?: PortMapping[] }[] };
   const node = nodes.nodes[0];
   if (!node) throw new Error('manifests/kind/cluster.yaml has no nodes');
+  if (nodeImage) {
+    nodes.nodes.forEach((_, i) => doc.setIn(['nodes', i, 'image'], nodeImage));
+    node.image = nodeImage;
+  }
   const byNodePort = new Map(PORT_KEYS.map((k) => [PORTS[k].nodePort, k]));
   const mappings = (node.extraPortMappings ?? []).map((m, i) => {
     const key = byNodePort.get(m.containerPort);

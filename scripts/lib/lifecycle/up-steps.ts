@@ -135,7 +135,7 @@ const cluster: Step<UpContext> = {
   title: 'Kind cluster',
   async run(ctx) {
     const { settings, tools } = ctx;
-    const desired = desiredCluster(settings.cluster, await readFile(settings.paths.kindConfig, 'utf8'), settings.ports);
+    const desired = desiredCluster(settings.cluster, await readFile(settings.paths.kindConfig, 'utf8'), settings.ports, ctx.pins.images.node);
     const [listed, node] = await Promise.all([tools.kind.clusters(), tools.docker.container(controlPlaneName(settings.cluster))]);
     const decision = decideCluster({ listed: listed.includes(settings.cluster), node, desired });
     let outcome: string;
@@ -233,7 +233,7 @@ const images: Step<UpContext> = {
   async run(ctx, out) {
     // archives an interrupted `up` left behind
     await rm(join(ctx.settings.paths.state, 'tmp'), { recursive: true, force: true });
-    const wanted = imagesForProfile(ctx.pins.images.pulled, profileRunsMailman(ctx.settings.profile));
+    const wanted = imagesForProfile(ctx.pins.images.pulled, profileRunsMailman(ctx.settings.profile), ctx.pins.images.names);
     const onNode = await nodeImages(ctx);
     const onHost = new Set<string>();
     for (const ref of wanted) if (!onNode.has(containerdName(ref)) && (await ctx.tools.docker.imageId(ref))) onHost.add(ref);
@@ -332,6 +332,7 @@ const manifests: Step<UpContext> = {
       namespace: settings.namespace === 'mailkind' ? undefined : settings.namespace,
       sinkImage: ref ? { newName: ref.slice(0, ref.lastIndexOf(':')), newTag: ref.slice(ref.lastIndexOf(':') + 1) } : undefined,
       sinkImageId: state.sinkImageId,
+      images: ctx.pins.images.rewrites,
     });
     await writeFile(join(overlayDir, 'kustomization.yaml'), text);
     const lines = await ctx.tools.kubectl.applyKustomization(overlayDir);
