@@ -2,6 +2,7 @@
 // "declare, then reconcile"). Pure: the up step gathers the facts and acts on the decision.
 import { parseDocument } from 'yaml';
 import type { ContainerState } from '../tools/docker.js';
+import { samePin } from './images.js';
 import { PORT_KEYS, PORTS, type PortKey } from '../config/settings.js';
 
 export interface PortMapping {
@@ -56,7 +57,7 @@ export function controlPlaneName(cluster: string): string {
 /** What differs between the existing node container and the desired cluster ([] = matches). */
 export function clusterDifferences(node: ContainerState, desired: DesiredCluster): string[] {
   const diffs: string[] = [];
-  if (node.image && node.image !== desired.nodeImage) diffs.push(`node image is ${node.image}, wanted ${desired.nodeImage}`);
+  if (node.image && !samePin(node.image, desired.nodeImage)) diffs.push(`node image is ${node.image}, wanted ${desired.nodeImage}`);
   for (const m of desired.mappings) {
     const bindings = node.portBindings[`${m.containerPort}/tcp`] ?? [];
     const ok = bindings.some((b) => b.HostPort === String(m.hostPort) && (b.HostIp ?? '') === m.listenAddress);
