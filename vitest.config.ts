@@ -27,6 +27,15 @@ export default defineConfig({
         },
       },
       { test: { name: 'manifests', include: ['test/manifests/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'docker',
+          // a real dockerd per file (test/helpers/docker-engine.ts), one file per image store
+          include: ['test/docker/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+        },
+      },
     ],
   },
 });

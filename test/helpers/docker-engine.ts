@@ -62,7 +62,7 @@ export interface Engine {
   /** the default bridge's interface (not docker0) */
   bridge: string;
   /** `docker <args>` against this daemon; rejects on a non-zero exit unless reject: false */
-  docker(args: readonly string[], opts?: { input?: string; reject?: boolean; timeoutMs?: number }): Promise<Output>;
+  docker(args: readonly string[], opts?: { input?: string | Uint8Array; reject?: boolean; timeoutMs?: number }): Promise<Output>;
   /** removes every container and network, stops the daemon and removes what it made; idempotent */
   stop(): Promise<void>;
 }
@@ -301,7 +301,7 @@ export function leftovers(engine: Pick<Engine, 'dir' | 'bridge'>): string[] {
  * the applets as links), imported as `ref`. It runs `sh`, `nc`, `sleep`; it is not the image it
  * stands for (see docs/testing-docker.md, "Stand-in images").
  */
-export async function importStandIn(engine: Engine, ref: string, opts: { files?: Record<string, string>; changes?: string[] } = {}): Promise<void> {
+export async function importStandIn(engine: Engine, ref: string, opts: { files?: Record<string, string | Uint8Array>; changes?: string[] } = {}): Promise<void> {
   const root = mkdtempSync(join(engine.dir, 'rootfs-'));
   try {
     for (const d of ['bin', 'etc', 'tmp']) mkdirSync(join(root, d), { recursive: true });

@@ -29,6 +29,8 @@ export interface Facts {
   kind?: string;
   kubectl?: string;
   tilt?: string;
+  /** a standalone kustomize on PATH (Tilt prefers it to kubectl's) */
+  kustomize?: string;
   ports: PortFact[];
   inotify?: { maxUserWatches: number; maxUserInstances: number };
   /** free bytes where the repository (and so the offline bundle, secrets) lives */
@@ -100,7 +102,14 @@ export function engineCheck(docker: DockerInfo): Check {
   return { id: 'docker', title: 'Docker daemon', level: 'ok', detail: what };
 }
 
-export function toolChecks(facts: Pick<Facts, 'kind' | 'kubectl' | 'tilt'>, pins: ToolPins, needKind: boolean): Check[] {
+/**
+ * The manifests use `labels[].includeTemplates`, which kustomize's Labels type gained in
+ * kubernetes-sigs/kustomize PR 4209 (late 2021); older kustomize rejects the field. We hold a
+ * standalone kustomize to the first v5, which the manifests are checked with.
+ */
+export const KUSTOMIZE_MINIMUM = 'v5.0.0';
+
+export function toolChecks(facts: Pick<Facts, 'kind' | 'kubectl' | 'tilt' | 'kustomize'>, pins: ToolPins, needKind: boolean): Check[] {
   const install = 'run `npm run doctor -- --install-tools` (pinned copies into .mailkind/bin), or install it yourself';
   const out: Check[] = [];
   if (needKind) {
@@ -126,6 +135,20 @@ export function toolChecks(facts: Pick<Facts, 'kind' | 'kubectl' | 'tilt'>, pins
         ? { id: 'tilt', title: 'tilt (optional)', level: 'warn', detail: `${facts.tilt} is older than ${pins.tilt.minimum}`, fix: 'upgrade tilt: https://docs.tilt.dev/install.html' }
         : { id: 'tilt', title: 'tilt (optional)', level: 'ok', detail: facts.tilt },
   );
+  // Tilt's kustomize() runs a standalone kustomize when there is one on PATH (finding 11)
+  if (facts.tilt && facts.kustomize) {
+    out.push(
+      versionAtLeast(facts.kustomize, KUSTOMIZE_MINIMUM)
+        ? { id: 'kustomize', title: 'kustomize (Tilt uses it)', level: 'ok', detail: facts.kustomize }
+        : {
+            id: 'kustomize',
+            title: 'kustomize (Tilt uses it)',
+            level: 'warn',
+            detail: `${facts.kustomize} on PATH is older than ${KUSTOMIZE_MINIMUM}: Tilt's kustomize() runs it instead of kubectl's and it rejects labels.includeTemplates in manifests/`,
+            fix: 'upgrade it (https://kubectl.docs.kubernetes.io/installation/kustomize/) or remove it from PATH (Tilt then uses `kubectl kustomize`)',
+          },
+    );
+  }
   return out;
 }
 

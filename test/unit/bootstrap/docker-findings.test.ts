@@ -3,7 +3,8 @@
 // failed `docker run`, the pull hints. The real engine checks the same in test/docker.
 import { describe, expect, it } from 'vitest';
 import { imageTransfer, parseDockerInfo, supportsSavePlatform } from '../../../scripts/lib/tools/docker.js';
-import { engineCheck } from '../../../scripts/lib/lifecycle/checks.js';
+import { engineCheck, toolChecks } from '../../../scripts/lib/lifecycle/checks.js';
+import { readToolPins } from '../../../scripts/lib/config/pins.js';
 import { bundleSaveRefs, digestAlias, foreignImages, pullFailureHint, samePin } from '../../../scripts/lib/lifecycle/images.js';
 import { lastLine } from '../../../scripts/lib/tools/runner.js';
 import { clusterDifferences, desiredCluster } from '../../../scripts/lib/lifecycle/cluster.js';
@@ -81,5 +82,17 @@ describe('pull hints (finding 13)', () => {
   it('knows the containerd store\'s wording for a missing platform', () => {
     expect(pullFailureHint('Error response from daemon: no match for platform in manifest: not found')).toMatch(/no variant for this platform/);
     expect(pullFailureHint('no matching manifest for linux/arm64/v8 in the manifest list entries')).toMatch(/no variant for this platform/);
+  });
+});
+
+describe('the kustomize Tilt really uses (finding 11)', () => {
+  it('warns about an old standalone kustomize on PATH when tilt is there, says nothing otherwise', () => {
+    const pins = readToolPins(resolveSettings({}).paths.root);
+    const base = { kind: 'kind v0.32.0', kubectl: 'v1.36.1', tilt: 'v0.37.6, built 2026-07-28' };
+    const old = toolChecks({ ...base, kustomize: '{Version:kustomize/v4.5.7 GitCommit:56d82a8 BuildDate:2022-08-02T16:35:54Z GoOs:linux GoArch:amd64}' }, pins, true).find((c) => c.id === 'kustomize');
+    expect(old).toMatchObject({ level: 'warn', detail: expect.stringContaining('labels.includeTemplates') as string });
+    expect(toolChecks({ ...base, kustomize: 'v5.5.0' }, pins, true).find((c) => c.id === 'kustomize')?.level).toBe('ok');
+    expect(toolChecks({ ...base, kustomize: undefined }, pins, true).find((c) => c.id === 'kustomize')).toBeUndefined();
+    expect(toolChecks({ ...base, tilt: undefined, kustomize: 'v4.5.7' }, pins, true).find((c) => c.id === 'kustomize')).toBeUndefined();
   });
 });
