@@ -255,6 +255,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
           writeFileSync(join(dir, 'networks.txt'), nets.map((n) => `br-${n.slice(0, 12)}`).join('\n'));
           if (nets.length) await docker(['network', 'rm', ...nets], { reject: false, timeoutMs: 30_000 });
           const exited = new Promise<void>((r) => child.once('exit', () => r()));
+          child.ref();
           child.kill('SIGTERM');
           const timer = new Promise<void>((r) => setTimeout(r, 20_000).unref());
           await Promise.race([exited, timer]);
@@ -357,6 +358,7 @@ export async function startRegistry(dir: string): Promise<LocalRegistry> {
     async stop() {
       if (child.exitCode !== null) return;
       const gone = new Promise<void>((r) => child.once('exit', () => r()));
+      child.ref();
       child.kill('SIGTERM');
       await gone;
     },

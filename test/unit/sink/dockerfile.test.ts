@@ -24,6 +24,10 @@ describe('sinks/smtp-sink/Dockerfile', () => {
     for (const from of instructions.filter((l) => l.startsWith('FROM '))) expect(from).toMatch(/^FROM (--platform=\$\{BUILDPLATFORM\} )?\$\{NODE_IMAGE\} AS \w+$/);
   });
 
+  it('needs no frontend image from a registry (no `# syntax=` directive)', () => {
+    expect(dockerfile).not.toMatch(/^#\s*syntax=/im);
+  });
+
   it('builds for another platform without emulation: only the build stage runs commands, on the builder\'s platform', () => {
     // a cross-platform `npm run bundle` must not need QEMU/binfmt (finding 12)
     const runs = stages.map((st) => ({ from: st.split('\n')[0]!, runs: /^RUN /m.test(st) }));
