@@ -119,5 +119,5 @@ describe.skipIf(!kubectl)('the overlay with overridden pins, rendered by the rea
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 });
