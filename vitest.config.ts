@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// `npm test` runs the tiers that need no cluster. The e2e tier has its own config (issue: e2e suite).
+// `npm test` runs the tiers that need no external cluster (the cluster tier starts its own). The e2e tier has its own config (issue: e2e suite).
 export default defineConfig({
   test: {
     passWithNoTests: true,
@@ -27,6 +27,16 @@ export default defineConfig({
         },
       },
       { test: { name: 'manifests', include: ['test/manifests/**/*.test.ts'] } },
+      {
+        // a real API server (etcd, kube-apiserver, controller-manager, scheduler, kwok) started once
+        // per file by test/helpers/control-plane.ts; the real kubectl, docker and kind faked
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -92,23 +92,33 @@ function serve(state: FakeState, calls: string[][], kubectl: string): Promise<nu
   );
 }
 
-export async function fakeWorld(initial: Partial<FakeState> = {}): Promise<FakeWorld> {
+export interface WorldOptions {
+  /** which CLIs are fakes (default all three); the cluster tier fakes only docker and kind */
+  fake?: readonly ('docker' | 'kind' | 'kubectl')[];
+  /** directories put on PATH right after the fakes (e.g. where a real kubectl is) */
+  path?: readonly string[];
+  /** extra environment (e.g. KUBECONFIG of a real control plane) */
+  env?: Record<string, string>;
+}
+
+export async function fakeWorld(initial: Partial<FakeState> = {}, options: WorldOptions = {}): Promise<FakeWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'mailkind-fake-'));
   const bin = join(dir, 'bin');
   mkdirSync(bin);
   const state: FakeState = { ...structuredClone(DEFAULT_STATE), ...structuredClone(initial) };
   const calls: string[][] = [];
   const port = await serve(state, calls, realKubectl() ?? '/nonexistent/kubectl');
-  for (const tool of ['docker', 'kind', 'kubectl']) {
+  for (const tool of options.fake ?? ['docker', 'kind', 'kubectl']) {
     writeFileSync(join(bin, tool), shim(tool, port));
     chmodSync(join(bin, tool), 0o755);
   }
   const ports: Record<string, number> = {};
   const env: Record<string, string> = {
-    PATH: `${bin}:${dirname(process.execPath)}:/usr/bin:/bin`,
+    PATH: [bin, ...(options.path ?? []), dirname(process.execPath), '/usr/bin', '/bin'].join(':'),
     HOME: dir,
     MAILKIND_STATE_DIR: join(dir, 'state'),
     CI: 'true',
+    ...options.env,
   };
   // held open together while read, so all seven are distinct
   const free = await freePorts(PORT_KEYS.length + 1);
