@@ -25,8 +25,8 @@ log() { printf 'kind-node-image: %s\n' "$*" >&2; }
 die() { printf 'kind-node-image: %s\n' "$1" >&2; [ -n "${2:-}" ] && printf '  fix: %s\n' "$2" >&2; exit 1; }
 
 pin() { node -p "require(process.argv[1]).kindNode['$1']" "$repo/versions.json"; }
-k8s=$(pin kubernetes)
-etcd=$(pin etcd)
+k8s=$(node -p "require(process.argv[1]).kubernetes.version" "$repo/versions.json")
+etcd=$(node -p "require(process.argv[1]).etcd.version" "$repo/versions.json")
 suite=$(pin debianSuite)
 crictl_v=$(pin crictl)
 coredns_v=$(pin coredns)

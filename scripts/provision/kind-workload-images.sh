@@ -5,7 +5,8 @@
 #     (the version the Dockerfile's default NODE_IMAGE names), npm, Debian's static busybox for
 #     the shell, glibc, and a `node` user (uid 1000) like the official image's;
 #   - stand-ins for KumoMTA (kumod, tsa-daemon), Dragonfly and Postgres: one small program of
-#     ours (scripts/provision/standins/standin.c) that answers the probes the manifests declare.
+#     ours (scripts/provision/standins/standin.c) that answers the probes the manifests declare;
+#   - the local registry: distribution's registry binary (built by docker-engine.sh) and a config.
 # Output: archives in `docker save` format under ${MAILKIND_CACHE:-~/.cache/mailkind}/kind-images/<key>/,
 # keyed by their inputs; prints `dir=<that folder>`. Each archive's name is its image's.
 set -euo pipefail
@@ -23,10 +24,15 @@ node_v=$(sed -n 's/^ARG NODE_IMAGE=node:\([0-9.]*\).*/\1/p' "$repo/sinks/smtp-si
 npm_v=$(node -p "require(process.argv[1]).kindNode.npm" "$repo/versions.json")
 [ -n "$node_v" ] || die "cannot read the Node version from sinks/smtp-sink/Dockerfile (ARG NODE_IMAGE)"
 
+registry_bin=$cache/docker-engine/bin/registry
+[ -x "$registry_bin" ] || die "the registry binary is not built ($registry_bin)" "bash scripts/provision/docker-engine.sh"
+registry_v=$(node -p "require(process.argv[1]).dockerEngine?.distribution ?? 'local'" "$repo/versions.json")
+
 key=$({
   cat "$0" "$here/lib/image-archive.sh" "$here/standins/standin.c"
   echo "node $node_v npm $npm_v"
   /bin/busybox | head -1
+  stat -L -c '%n %s %Y' "$registry_bin"
 } | sha256sum | cut -c1-16)
 out=$cache/kind-images/$key
 if [ -f "$out/.complete" ]; then
@@ -82,6 +88,27 @@ install -D -m 0755 "$stage/standin" "$dir/usr/local/bin/standin"
 ln -s standin "$dir/usr/local/bin/postgres"
 ln -s standin "$dir/usr/local/bin/pg_isready"
 image_archive mailkind.local/standin-postgres:1 "$dir" "$stage/out/standin-postgres.tar" "{\"Env\":[$PATH_ENV],\"Cmd\":[\"postgres\"]}"
+
+# --- the local registry (kind's local-registry recipe runs one): distribution's `registry`
+# binary from the Docker engine build (scripts/provision/docker-engine.sh)
+dir=$stage/registry
+base_files "$dir"
+install -D -m 0755 "$registry_bin" "$dir/bin/registry"
+mkdir -p "$dir/etc/distribution" "$dir/var/lib/registry"
+cat >"$dir/etc/distribution/config.yml" <<'YAML'
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: /var/lib/registry
+  delete:
+    enabled: true
+http:
+  addr: :5000
+YAML
+image_archive "mailkind.local/registry:$registry_v" "$dir" "$stage/out/registry.tar" \
+  '{"Entrypoint":["/bin/registry"],"Cmd":["serve","/etc/distribution/config.yml"],"ExposedPorts":{"5000/tcp":{}},"Volumes":{"/var/lib/registry":{}}}'
 
 rm -rf "$out"
 mv "$stage/out" "$out"
