@@ -166,9 +166,11 @@ echo "$k8s" >"$node_dir/kind/version"
 chroot "$node_dir" update-alternatives --set iptables /usr/sbin/iptables-nft >/dev/null
 chroot "$node_dir" update-alternatives --set ip6tables /usr/sbin/ip6tables-nft >/dev/null
 # enable our units; mask what has no place in a container
-for u in containerd kubelet mailkind-images; do
+for u in containerd kubelet; do
   ln -sf "/etc/systemd/system/$u.service" "$node_dir/etc/systemd/system/multi-user.target.wants/$u.service"
 done
+mkdir -p "$node_dir/etc/systemd/system/containerd.service.wants"
+ln -sf /etc/systemd/system/mailkind-images.service "$node_dir/etc/systemd/system/containerd.service.wants/mailkind-images.service"
 for u in getty@tty1 console-getty systemd-udevd systemd-udevd-control.socket systemd-udevd-kernel.socket systemd-modules-load; do
   case $u in *.socket) f=$u ;; *) f=$u.service ;; esac
   ln -sf /dev/null "$node_dir/etc/systemd/system/$f"

@@ -2,6 +2,7 @@
 // and what exists, and changes only what differs, so a second run changes nothing.
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments, stringify } from 'yaml';
 import { allChecks, blockers, type Check } from './checks.js';
 import { controlPlaneName, decideCluster, desiredCluster } from './cluster.js';
@@ -171,7 +172,19 @@ const nodesReady: Step<UpContext> = {
   title: 'Nodes and CoreDNS ready',
   async run(ctx) {
     const k = ctx.tools.kubectl;
-    const nodes = await k.waitNodesReady(180);
+    // A node that has just (re)started (a Docker restart, a stopped cluster started again)
+    // runs before its API server answers, and `kubectl wait` gives up at once on a refused
+    // connection: wait for /readyz first, within the same 180 s.
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const r = await k.reachable(5);
+      if (r.exitCode === 0) break;
+      if (Date.now() > deadline) {
+        throw new UserError(`the API server of ${ctx.settings.context} did not answer in 180s: ${lastLine(r.stderr) || 'no reply'}`, 'check `docker logs <cluster>-control-plane`; if it is broken, `npm run down` and `npm run up`');
+      }
+      await sleep(1000);
+    }
+    const nodes = await k.waitNodesReady(Math.max(10, Math.round((deadline - Date.now()) / 1000)));
     if (nodes.exitCode !== 0) {
       throw new UserError(`nodes of ${ctx.settings.context} not Ready in 180s: ${lastLine(nodes.stderr)}`, 'check `docker logs <cluster>-control-plane`; if it is broken, `npm run down` and `npm run up`');
     }
