@@ -1,6 +1,6 @@
 // What `doctor` reports and `up` refuses to start without. Pure: each check reads facts a probe
 // gathered (scripts/lib/lifecycle/probe.ts) and says ok / warn / fail with a fix.
-import type { DockerInfo } from '../tools/docker.js';
+import { type DockerInfo, imageTransfer, MINIMUM_ENGINE } from '../tools/docker.js';
 import { versionAtLeast, type ToolPins } from '../config/pins.js';
 import { PORT_KEYS, PORTS, type Profile, type Settings } from '../config/settings.js';
 
@@ -85,7 +85,19 @@ export function dockerChecks(docker: DockerInfo, profile: Profile): Check[] {
     detail: `${docker.cpus} CPU(s)`,
     fix: docker.cpus < 2 ? 'give Docker at least 2 CPUs; with 1 everything starts slowly and rollouts may time out' : undefined,
   };
-  return [{ id: 'docker', title: 'Docker daemon', level: 'ok', detail: `${docker.serverVersion} (${docker.operatingSystem || docker.osType}, ${docker.architecture})` }, memCheck, cpuCheck];
+  return [engineCheck(docker), memCheck, cpuCheck];
+}
+
+/** The engine, the CLI and the image store together: what `up` and `bundle` can do with them. */
+export function engineCheck(docker: DockerInfo): Check {
+  const what = `${docker.serverVersion} (${docker.operatingSystem || docker.osType}, ${docker.architecture}), ${docker.imageStore} image store (${docker.storageDriver || 'driver unknown'}), CLI ${docker.clientVersion || 'unknown'}`;
+  const transfer = imageTransfer(docker);
+  if (!transfer.ok) return { id: 'docker', title: 'Docker daemon', level: 'fail', detail: `${what}: ${transfer.reason}`, fix: transfer.fix };
+  const majorVersion = Number(/^(\d+)\./.exec(docker.serverVersion)?.[1] ?? 0);
+  if (majorVersion < MINIMUM_ENGINE[docker.imageStore]) {
+    return { id: 'docker', title: 'Docker daemon', level: 'warn', detail: `${what}: older than Docker ${MINIMUM_ENGINE[docker.imageStore]}, not supported`, fix: 'upgrade Docker (Docker Desktop: Check for updates)' };
+  }
+  return { id: 'docker', title: 'Docker daemon', level: 'ok', detail: what };
 }
 
 export function toolChecks(facts: Pick<Facts, 'kind' | 'kubectl' | 'tilt'>, pins: ToolPins, needKind: boolean): Check[] {

@@ -115,7 +115,7 @@ describe.skipIf(skip !== undefined)('npm run up failing well (fake docker and ki
     const w = await fakeWorld();
     const ok = await runEntry('doctor', [], w.env);
     expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/^ok\s+Docker daemon\s+28\.2\.2 \(Fake Engine, x86_64\)$/m);
+    expect(ok.stdout).toMatch(/^ok\s+Docker daemon\s+28\.2\.2 \(Fake Engine, x86_64\), classic image store \(overlay2\), CLI 28\.2\.2$/m);
     expect(ok.stdout).toMatch(/^ok\s+Docker memory\s+8\.0 GiB/m);
     expect(ok.stdout).toMatch(/^ok\s+kind\s+kind v0\.32\.0/m);
     expect(ok.stdout).toMatch(/^--\s+tilt \(optional\)\s+not installed/m);
