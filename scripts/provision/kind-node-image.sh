@@ -171,9 +171,9 @@ for u in containerd kubelet; do
 done
 mkdir -p "$node_dir/etc/systemd/system/containerd.service.wants"
 ln -sf /etc/systemd/system/mailkind-images.service "$node_dir/etc/systemd/system/containerd.service.wants/mailkind-images.service"
-for u in getty@tty1 console-getty systemd-udevd systemd-udevd-control.socket systemd-udevd-kernel.socket systemd-modules-load; do
-  case $u in *.socket) f=$u ;; *) f=$u.service ;; esac
-  ln -sf /dev/null "$node_dir/etc/systemd/system/$f"
+for u in getty@tty1.service console-getty.service systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
+  systemd-modules-load.service apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service; do
+  ln -sf /dev/null "$node_dir/etc/systemd/system/$u"
 done
 : >"$node_dir/etc/machine-id"
 
