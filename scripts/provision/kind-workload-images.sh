@@ -113,4 +113,6 @@ image_archive "mailkind.local/registry:$registry_v" "$dir" "$stage/out/registry.
 rm -rf "$out"
 mv "$stage/out" "$out"
 touch "$out/.complete"
+# archives of earlier inputs are superseded
+find "$cache/kind-images" -mindepth 1 -maxdepth 1 -type d ! -name "$key" ! -name 'stage.*' -exec rm -rf {} +
 echo "dir=$out"
