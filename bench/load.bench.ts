@@ -142,7 +142,7 @@ async function bench(opts: BenchOptions, log: Log): Promise<number> {
   host.loadavgAtEnd = load();
   log(`load average at the end: ${host.loadavgAtEnd.join(' ')} (other work on this machine skews the numbers)`);
   const names = Object.fromEntries(SERVER_ORDER.map((id) => [id, peers.find((p) => p.id === id)?.name ?? id])) as Record<ServerId, string>;
-  const summary = summarizeLoadBench(runs, names);
+  const summary = summarizeLoadBench(runs, names, { quick: opts.quick });
   const report = {
     benchmark: "mailkind load generator (SMTP) vs postfix smtp-source, against the mailkind sink and postfix smtp-sink",
     startedAt: startedAt.toISOString(),

@@ -3,6 +3,7 @@
 // With --json the two reports are printed as one object { sink, load }. Exit: the worse of the two.
 import { resolve } from 'node:path';
 import { execa } from 'execa';
+import { benchHelp } from './lib/options.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BENCHES = { sink: 'bench/sink.bench.ts', load: 'bench/load.bench.ts' } as const;
@@ -29,8 +30,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (parsed.rest.includes('--help') || parsed.rest.includes('-h')) {
-    process.stdout.write('Usage: npm run bench -- [--only sink|load] [options of each: --rounds N, --quick, --json, --no-fail]\n');
-    for (const name of parsed.only) await execa(process.execPath, ['--import', 'tsx', BENCHES[name], '--help'], { cwd: ROOT, stdio: 'inherit', reject: false });
+    process.stdout.write(benchHelp(await Promise.all(parsed.only.map(async (name) => ({ name, file: BENCHES[name], text: String((await execa(process.execPath, ['--import', 'tsx', BENCHES[name], '--help'], { cwd: ROOT, reject: false })).stdout) })))));
     return 0;
   }
   let worst = 0;

@@ -7,6 +7,7 @@ import { parseLoadArgs, type LoadConfig } from './lib/load/options.js';
 import { prepareHttp, probeSmtp, smtpTransport, unreachableFix } from './lib/load/preflight.js';
 import { liveView, plainLine, summarize, summaryText } from './lib/load/report.js';
 import { runLoad, type Tick, type Transport } from './lib/load/runner.js';
+import { sizedStream } from './lib/load/terminal.js';
 
 /** Plain progress lines come less often than the terminal redraw: they pile up in a log. */
 const PLAIN_EVERY_MS = 5_000;
@@ -20,7 +21,7 @@ interface View {
 function makeView(c: LoadConfig): View {
   if (c.json) return { done: () => {} };
   if (process.stderr.isTTY && !isCI()) {
-    const log = createLogUpdate(process.stderr);
+    const log = createLogUpdate(sizedStream(process.stderr) as unknown as NodeJS.WriteStream);
     return { tickMs: 1000, onTick: (t) => log(liveView(c, t)), done: () => log.done() };
   }
   return { tickMs: PLAIN_EVERY_MS, onTick: (t) => process.stderr.write(`${plainLine(c, t)}\n`), done: () => {} };

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { addCommonOptions, type CommonFlags, makeToolkit, runCommand } from './lib/cli/common.js';
 import { UserError } from './lib/cli/errors.js';
+import type { Settings } from './lib/config/settings.js';
 import { lastLine } from './lib/tools/runner.js';
 import { readSecrets } from './lib/secrets/file.js';
 import { allReady, statusRows, statusTable, type EventJson, type PodJson, type WorkloadJson } from './lib/lifecycle/status-model.js';
@@ -18,6 +19,18 @@ const cmd = addCommonOptions(new Command('status'), true)
   .addHelpText('after', '\nExit codes: 0 everything ready, 1 something is not ready or the cluster does not answer, 2 bad usage.');
 
 await runCommand<StatusFlags>(cmd, async (flags, settings) => {
+  try {
+    return await status(flags, settings);
+  } catch (e) {
+    // --json promises JSON on stdout, also when the cluster does not answer; cause and fix still go to stderr
+    if (flags.json && e instanceof UserError) {
+      console.log(JSON.stringify({ context: settings.context, namespace: settings.namespace, ready: false, components: [], error: { cause: e.message, fix: e.fix } }, null, 2));
+    }
+    throw e;
+  }
+});
+
+async function status(flags: StatusFlags, settings: Settings): Promise<number> {
   const { kubectl } = makeToolkit(settings, { verbose: Boolean(flags.verbose) });
   const reach = await kubectl.reachable();
   if (reach.exitCode !== 0) {
@@ -45,4 +58,4 @@ await runCommand<StatusFlags>(cmd, async (flags, settings) => {
     }
   }
   return allReady(rows) ? 0 : 1;
-});
+}

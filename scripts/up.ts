@@ -1,5 +1,5 @@
 // npm run up: reconcile a kind cluster (or --context cluster) running the whole stack.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { addCommonOptions, type CommonFlags, isCI, makeToolkit, readPins, runCommand } from './lib/cli/common.js';
 import { UsageError } from './lib/cli/errors.js';
 import { upSteps, type UpContext } from './lib/lifecycle/up-steps.js';
@@ -15,10 +15,11 @@ interface UpFlags extends CommonFlags {
 
 const cmd = addCommonOptions(new Command('up'), true)
   .description('Create or update the mailkind stack: kind cluster, registry, images, secrets, manifests; then wait until it is ready.')
-  .option('--images <archive>', 'use an offline image bundle from `npm run bundle` (no pulls, no build)')
-  .option('--registry <host/path>', 'with --context: where to push the sink image (e.g. registry.example.com/mailkind)')
-  .option('--for-tilt', 'only what the Tiltfile needs: cluster, registry, namespace and Secrets', false)
-  .option('--timeout <seconds>', 'how long each workload may take to become ready', '300')
+  .addOption(new Option('--images <archive>', 'use an offline image bundle from `npm run bundle` (no pulls, no build)').env('MAILKIND_IMAGES'))
+  .addOption(new Option('--registry <host/path>', 'with --context: where to push the sink image (e.g. registry.example.com/mailkind)').env('MAILKIND_REGISTRY'))
+  // the Tiltfile's own switch: a flag only (commander would read any value of a boolean's env twin, "0" too, as true)
+  .option('--for-tilt', 'only what the Tiltfile needs: cluster, registry, namespace and Secrets (flag only)', false)
+  .addOption(new Option('--timeout <seconds>', 'how long each workload may take to become ready').env('MAILKIND_TIMEOUT').default('300'))
   .addHelpText(
     'after',
     `
@@ -28,8 +29,9 @@ Examples:
   npm run up -- --images mailkind.tar     offline, from \`npm run bundle\`
   npm run up -- --context my-ctx --registry registry.example.com/mailkind
 
-Environment: MAILKIND_CLUSTER, MAILKIND_CONTEXT, MAILKIND_NAMESPACE, MAILKIND_PROFILE,
-MAILKIND_PORT_* (host ports), CI=true (plain log lines instead of the live task list).
+Environment: every option but --for-tilt and --verbose has a twin: MAILKIND_CLUSTER, MAILKIND_CONTEXT,
+MAILKIND_NAMESPACE, MAILKIND_PROFILE, MAILKIND_IMAGES, MAILKIND_REGISTRY, MAILKIND_TIMEOUT; the host
+ports MAILKIND_PORT_* and MAILKIND_REGISTRY_PORT; CI=true (plain log lines instead of the live task list).
 Exit codes: 0 ready, 1 failed (the cause and a fix are printed), 2 bad usage.`,
   );
 

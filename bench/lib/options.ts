@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { Mode, PeerId } from './verdicts.js';
 
-export const USAGE = `Usage: npm run bench -- [options]
+export const USAGE = `Usage: npm run bench:sink -- [options]   (npm run bench runs it first)
 
 Compares the mailkind smtp-sink with postfix's smtp-sink and maildev, all driven by postfix's
 smtp-source (20 sessions, 1 KB messages) on 127.0.0.1: mode A reuses connections (-d), mode B
@@ -18,6 +18,12 @@ Options:
   -h, --help   this text
 
 Exit codes: 0 all good, 1 a target or check failed, 2 bad usage or a missing prerequisite.`;
+
+/** `npm run bench -- --help`: one "Usage:" line (its own), then each benchmark's help under its name, minus that help's usage line. */
+export function benchHelp(parts: { name: string; file: string; text: string }[]): string {
+  const head = 'Usage: npm run bench -- [--only sink|load] [options]\n\nRuns the benchmarks below one after the other, each with the same options; --only runs one.\n';
+  return head + parts.map(({ name, file, text }) => `\n== ${name} (npm run bench:${name}, ${file})\n${text.replace(/^Usage:.*\n+/m, '').trimEnd()}\n`).join('');
+}
 
 export class UsageError extends Error {
   override name = 'UsageError';

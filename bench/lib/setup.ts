@@ -55,7 +55,7 @@ export function requireMaildev(root: string): MaildevInstall {
   try {
     pkgFile = require.resolve('maildev/package.json');
   } catch {
-    throw new BenchSetupError('the npm package maildev (a devDependency, the benchmark peer) is not installed: run npm install.');
+    throw new BenchSetupError('the npm package maildev (a devDependency, the benchmark peer) is not installed: run npm ci.');
   }
   const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { version?: string; bin?: Record<string, string> | string };
   const rel = typeof pkg.bin === 'string' ? pkg.bin : (pkg.bin?.maildev ?? 'bin/maildev');

@@ -1,6 +1,10 @@
 // Scenario 4: not an open relay. The inbound listener (host port 2525) refuses a recipient outside
-// the list domain with 550 5.7.1 (init.lua smtp_server_rcpt_to) and accepts one in
-// lists.mailkind.test (get_listener_domain relay_to). The accepted RCPT is reset before DATA, so
+// the list domain with 550 5.7.1: a client from the host is not in relay_hosts (loopback only) and
+// the domain has no relay_to, so kumod's own relay check answers "5.7.1 relaying not permitted"
+// before any policy hook runs (crates/kumod/src/smtp_server.rs check_relaying, ahead of the
+// smtp_server_rcpt_to event). init.lua's smtp_server_rcpt_to refusal is the second line, for a
+// client that may relay (loopback inside the pod). One in lists.mailkind.test is accepted
+// (get_listener_domain relay_to). The accepted RCPT is reset before DATA, so
 // nothing is sent to Mailman. A full nodemailer submission to a sink domain is refused too, and
 // nothing of the run reaches the sink (checked after a control message of the run, relayed on 2587
 // after the refusals, has arrived).

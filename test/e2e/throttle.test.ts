@@ -40,9 +40,23 @@ describe('8. Shared throttle', () => {
       const pod = kumod.get(plainIp(m.clientAddress)) ?? `unknown ${m.clientAddress}`;
       byPod.set(pod, (byPod.get(pod) ?? 0) + 1);
     }
-    const report = { run, messages: n, limitPerSecond: rate, burst, tolerance: THROTTLE_TOLERANCE, sustainedRate: verdict.sustainedRate, worstWindow: verdict.worst, byPod: Object.fromEntries(byPod) };
+    // What the sink sees is the limit AND kumod's scheduling: a message the throttle delays goes back
+    // to its scheduled queue and is looked at again when its (whole-second) due time comes
+    // (SkipList, init.lua QUEUE_STRATEGY), then crosses the ready queue and an SMTP transaction.
+    // So the arrival rate is a measurement of the whole path, at most the limit, not the limit.
+    const report = {
+      run,
+      messages: n,
+      limitPerSecond: rate,
+      burst,
+      tolerance: THROTTLE_TOLERANCE,
+      arrivalRateAfterBurst: verdict.sustainedRate,
+      arrivalRateMeaning: 'sink arrivals after the first `burst`, divided by the first-to-last arrival span (s): the throttle plus kumod scheduling and delivery time, not the configured limit',
+      worstWindow: verdict.worst,
+      byPod: Object.fromEntries(byPod),
+    };
     writeReport(cfg.reportsDir, 'e2e-throttle', report);
-    console.log(`throttle: ${n} messages, sustained ${verdict.sustainedRate}/s (limit ${rate}/s), by pod ${JSON.stringify(report.byPod)}`);
+    console.log(`throttle: ${n} messages arrived at ${verdict.sustainedRate}/s after the burst (throttle + scheduling + delivery; limit ${rate}/s), worst window ${verdict.worst.count} in ${verdict.worst.toMs - verdict.worst.fromMs} ms, by pod ${JSON.stringify(report.byPod)}`);
     if (kumod.size < 2) console.log('throttle: one kumod replica (minimal profile?): the rate limit held, but sharing it across replicas was not exercised');
 
     expect([...byPod.keys()].sort(), 'every kumod replica delivered part of the batch').toEqual([...kumod.values()].sort());

@@ -26,8 +26,7 @@ interface Pins {
   kwok: { version: string };
 }
 
-const K8S_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const;
-export type Binary = (typeof K8S_BINARIES)[number] | 'etcd' | 'kwok';
+export type Binary = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl' | 'etcd' | 'kwok';
 
 /** Where the provisioning script puts each program (the machine cache, shared by worktrees and CI). */
 export function binaryPaths(env: NodeJS.ProcessEnv = process.env): Record<Binary, string> {

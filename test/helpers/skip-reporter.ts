@@ -3,29 +3,57 @@
 // at the top of a long run.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Reporter } from 'vitest/reporters';
+import type { TestModule } from 'vitest/node';
 import { MISSES_FILE, type Miss } from './prerequisites.js';
+
+/** The part of vitest's TestModule the counts read (vitest 4 reporter API: state(), children.allTests(state)). */
+export type CountedModule = Pick<TestModule, 'state'> & { children: { allTests(state: 'skipped'): Iterable<unknown> } };
+
+/**
+ * Skipped tests and files, counted as vitest's own summary counts them ("Test Files ... | N
+ * skipped": files whose every test was skipped; "Tests ... | N skipped": every skipped or todo test).
+ */
+export function skipCounts(modules: readonly CountedModule[]): { tests: number; files: number } {
+  let tests = 0;
+  let files = 0;
+  for (const m of modules) {
+    tests += [...m.children.allTests('skipped')].length;
+    if (m.state() === 'skipped') files++;
+  }
+  return { tests, files };
+}
+
+export function skipSummary(counts: { tests: number; files: number }, misses: readonly Miss[]): string[] {
+  if (counts.tests === 0 && misses.length === 0) return [];
+  const lines = ['', `Skipped: ${counts.tests} test(s), ${counts.files} whole file(s) (the "skipped" counts above).`];
+  if (misses.length > 0) {
+    lines.push(`Prerequisites missing on this machine (${misses.length}); their tests did not run:`);
+    for (const miss of misses) lines.push(`  - ${miss.what}: ${miss.reason}\n      fix: ${miss.fix}`);
+    lines.push('  (.ci/run provisions all of them and sets MAILKIND_REQUIRE_ALL=1, which turns each into a failure)');
+  }
+  if (counts.tests > 0) lines.push('  Other skips print their reason and fix where their file starts (search the output for "skipped").');
+  return lines;
+}
 
 export default class SkipReporter implements Reporter {
   onInit(): void {
     rmSync(MISSES_FILE, { force: true });
   }
 
-  onTestRunEnd(): void {
-    if (!existsSync(MISSES_FILE)) return;
+  onTestRunEnd(testModules: readonly TestModule[] = []): void {
     const seen = new Map<string, Miss>();
-    for (const line of readFileSync(MISSES_FILE, 'utf8').split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const miss = JSON.parse(line) as Miss;
-        seen.set(`${miss.what}\0${miss.reason}`, miss);
-      } catch {
-        // a torn line from a worker killed mid-write: skip it
+    if (existsSync(MISSES_FILE)) {
+      for (const line of readFileSync(MISSES_FILE, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          const miss = JSON.parse(line) as Miss;
+          seen.set(`${miss.what}\0${miss.reason}`, miss);
+        } catch {
+          // a torn line from a worker killed mid-write: skip it
+        }
       }
     }
-    if (seen.size === 0) return;
-    const lines = ['', `Prerequisites missing on this machine (${seen.size}); their tests did not run:`];
-    for (const miss of seen.values()) lines.push(`  - ${miss.what}: ${miss.reason}\n      fix: ${miss.fix}`);
-    lines.push('  (.ci/run provisions all of them and sets MAILKIND_REQUIRE_ALL=1, which turns each into a failure)');
-    console.log(lines.join('\n'));
+    const lines = skipSummary(skipCounts(testModules), [...seen.values()]);
+    if (lines.length > 0) console.log(lines.join('\n'));
   }
 }

@@ -27,6 +27,7 @@ import {
 } from './lib/checks.js';
 import { GiB, formatFinding, ref, type Finding, type K8sObject } from './lib/k8s.js';
 import { findRenderer, render } from './lib/render.js';
+import { contractComponents, contractHostPorts, readContract } from './lib/contract.js';
 import {
   SCHEMA_KUBERNETES_VERSION,
   SCHEMA_PACKAGE,
@@ -36,7 +37,7 @@ import {
 } from './lib/schema.js';
 import { checkBudget, checkContainers, checkNoCredentials, formatTotals, resourceTotals, type RootException } from './lib/security.js';
 import {
-  parseDesignHostPorts,
+  parseImageRef,
   parseKindConfig,
   parseKustomization,
   parseReadmeHostPorts,
@@ -169,25 +170,43 @@ describe.skipIf(skipReason !== undefined)(`manifests/ (rendered with ${'label' i
     ]);
   });
 
-  it('wires the DESIGN.md host ports: kind extraPortMappings <-> NodePorts <-> Services', () => {
+  it('wires the docs/contract.md host ports: kind extraPortMappings <-> NodePorts <-> Services', () => {
     const table = parseReadmeHostPorts(readme);
     const findings = checkHostPorts(objects, kind, table);
-    // DESIGN.md lives in the steering repo's shared/, beside this checkout (CI and developers alike)
-    const design = join(ROOT, '..', 'shared', 'DESIGN.md');
-    if (existsSync(design)) {
-      const want = parseDesignHostPorts(readFileSync(design, 'utf8')).sort((a, b) => a - b);
-      const have = table.map((r) => r.hostPort).sort((a, b) => a - b);
-      if (want.length === 0 || JSON.stringify(want) !== JSON.stringify(have)) {
-        findings.push({
-          object: 'manifests/README.md',
-          field: 'host port table',
-          problem: `host ports ${have.join(', ')} differ from DESIGN.md's ${want.join(', ')}`,
-          fix: 'change DESIGN.md, the README table, nodeports.yaml and kind/cluster.yaml together',
-        });
-      }
-    } else {
-      console.warn(`DESIGN.md not found at ${design}: host ports checked against manifests/README.md only`);
+    // throws (and so fails) when docs/contract.md or its table is missing or does not parse
+    const contract = contractHostPorts(readContract(ROOT));
+    const key = (rows: { hostPort: number; nodePort: number }[]) => rows.map((r) => `${r.hostPort}->${r.nodePort}`).sort().join(', ');
+    if (key(contract) !== key(table)) {
+      findings.push({
+        object: 'manifests/README.md',
+        field: 'host port table',
+        problem: `host port -> NodePort ${key(table)} differ from docs/contract.md's ${key(contract)}`,
+        fix: 'change docs/contract.md, the README table, nodeports.yaml and kind/cluster.yaml together',
+      });
     }
+    expectNoFindings(findings);
+  });
+
+  it('runs the components of docs/contract.md: workload kind, image, replicas and container ports', () => {
+    const findings: Finding[] = [];
+    for (const c of contractComponents(readContract(ROOT))) {
+      const o = objects.find((x) => x.kind === c.workload && x.metadata.name === c.name);
+      if (!o) {
+        findings.push({ object: `${c.workload}/${c.name}`, field: '(object)', problem: 'is in docs/contract.md "Components" but not rendered', fix: 'render it, or change the contract' });
+        continue;
+      }
+      const spec = o.spec as { replicas?: number; template?: { spec?: { containers?: { image?: string; ports?: { containerPort: number }[] }[] } } };
+      const containers = spec.template?.spec?.containers ?? [];
+      const images = containers.map((x) => parseImageRef(x.image ?? '').repository);
+      if (!images.includes(c.image)) findings.push({ object: ref(o), field: 'containers[].image', problem: `runs ${images.join(', ')}, not ${c.image}`, fix: 'align the image with docs/contract.md' });
+      if ((spec.replicas ?? 1) !== c.replicas) findings.push({ object: ref(o), field: 'spec.replicas', problem: `is ${spec.replicas ?? 1}, the contract says ${c.replicas}`, fix: 'change replicas: in manifests/base/kustomization.yaml or the contract' });
+      const ports = containers.flatMap((x) => (x.ports ?? []).map((p) => p.containerPort)).sort((a, b) => a - b);
+      const want = [...c.ports].sort((a, b) => a - b);
+      if (JSON.stringify(ports) !== JSON.stringify(want)) findings.push({ object: ref(o), field: 'containers[].ports', problem: `are ${ports.join(', ')}, the contract says ${want.join(', ')}`, fix: 'align the ports with docs/contract.md' });
+    }
+    const workloads = objects.filter((o) => /^(Deployment|StatefulSet|DaemonSet)$/.test(o.kind)).map(ref);
+    const listed = contractComponents(readContract(ROOT)).map((c) => `${c.workload}/${c.name}`);
+    for (const w of workloads) if (!listed.includes(w)) findings.push({ object: w, field: '(object)', problem: 'is rendered but not in docs/contract.md "Components"', fix: 'add it to the contract' });
     expectNoFindings(findings);
   });
 

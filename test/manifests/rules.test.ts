@@ -21,7 +21,6 @@ import { nearest, pointerToPath } from './lib/schema.js';
 import { checkBudget, checkContainers, checkNoCredentials, resourceTotals, type ContainerPolicy } from './lib/security.js';
 import {
   luaGetenv,
-  parseDesignHostPorts,
   parseImageRef,
   parseKustomization,
   parseReadmeHostPorts,
@@ -461,7 +460,6 @@ describe('parsers and helpers', () => {
     expect(parseReadmeHostPorts(md)).toEqual([{ hostPort: 8080, nodePort: 30080, service: 'web-nodeport', servicePort: 80 }]);
     expect(parseReadmeSecrets(md)).toEqual([{ name: 'db', keys: ['password'] }]);
     expect(parseReadmePolicyEnv(md)).toEqual(['A', 'B']);
-    expect(parseDesignHostPorts('## Host ports (x)\n| host port | goes to |\n|---|---|\n| 8000 | a |\n| 2525 | b |\n## Secrets\n| 1 | c |')).toEqual([8000, 2525]);
     expect(checkSecretTable([{ name: 'db', keys: ['pass'] }], SECRETS)).toEqual([expect.objectContaining({ field: 'db' })]);
 
     const { objects } = stack();

@@ -13,7 +13,7 @@ import { ClientError, basicAuth, excerpt, joinUrl, parseJson, send, type FetchLi
 
 const SERVICE = 'KumoMTA';
 export const INJECT_PATH = '/api/inject/v1';
-/** The header every test or load message carries (DESIGN.md "Names"). */
+/** The header every test or load message carries (docs/contract.md "Names"). */
 export const RUN_HEADER = 'X-Mailkind-Run';
 /** kumod's default request_body_limit is 2 MiB; this many recipients stays far below it. */
 export const DEFAULT_BATCH_SIZE = 100;

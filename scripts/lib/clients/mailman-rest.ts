@@ -1,7 +1,7 @@
 // Client of GNU Mailman 3's core REST API, version 3.1 (what the stack's mailman-core 0.5.2 =
-// Mailman 3.3.10 serves on 8001). Endpoints and bodies as in ../shared/reference/mailman.md §3
-// (mailman/rest/{domains,lists,members,listconf,moderation}.py); test/component/mailman runs them
-// against real Mailman 3.3.10.
+// Mailman 3.3.10 serves on 8001). Endpoints and bodies as Mailman 3.3.10's own REST resources
+// define them (mailman/rest/{domains,lists,members,listconf,moderation}.py); test/component/mailman
+// runs them against real Mailman 3.3.10.
 //
 // Paths are built here from the base URL: Mailman's own self_link/Location URLs carry its bind
 // address (http://0.0.0.0:8001/... in the cluster), which is not where a client reaches it.

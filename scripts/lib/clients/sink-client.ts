@@ -1,4 +1,4 @@
-// Typed client of the smtp-sink HTTP API (DESIGN.md "The sink's interface";
+// Typed client of the smtp-sink HTTP API (docs/contract.md "The sink's API";
 // sinks/smtp-sink/src/http/server.ts). The wire types come from the sink's own source (type-only
 // imports, nothing of the sink is loaded), so the two cannot drift apart silently.
 import type { FaultSetInput, Rule } from '../../../sinks/smtp-sink/src/faults/rules.js';
@@ -7,8 +7,13 @@ import type { attemptView, messageView } from '../../../sinks/smtp-sink/src/reco
 import { ClientError, excerpt, joinUrl, parseJson, send, type FetchLike } from './http.js';
 
 const SERVICE = 'smtp-sink';
-/** The sink caps one long-poll at 10 minutes (MAX_WAIT_MS in its server.ts). */
-const MAX_POLL_MS = 600_000;
+/**
+ * One long-poll lasts at most this long; longer waits are several polls. The sink would hold one
+ * for 10 minutes (MAX_WAIT_MS in its server.ts), but Node's fetch (undici) gives up on a response
+ * whose headers take longer than its headersTimeout, 300 s by default, and reports a connection
+ * error instead of the count. 4 minutes stays under it with room for the request itself.
+ */
+export const MAX_POLL_MS = 240_000;
 
 export type SinkMessage = Omit<ReturnType<typeof messageView>, 'receivedAt'> & { receivedAt: string };
 export type SinkAttempt = ReturnType<typeof attemptView>;

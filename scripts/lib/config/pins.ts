@@ -16,7 +16,8 @@ import { SettingsError } from './settings.js';
 export interface ToolPins {
   kind: { version: string; minimum: string };
   kubectl: { version: string; minimum: string };
-  tilt: { minimum: string };
+  /** version: the official release `doctor --install-tools` installs (and tilt.sh builds); minimum: the Tiltfile's version_settings */
+  tilt: { version: string; minimum: string };
   registry: { image: string };
 }
 

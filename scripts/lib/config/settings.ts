@@ -1,4 +1,4 @@
-// Names, host ports and paths every script agrees on (DESIGN.md "Names", "Host ports"). The one
+// Names, host ports and paths every script agrees on (docs/contract.md "Names", "Host ports"). The one
 // place they live in code: defaults here, overridden by environment variables, then by flags.
 // Pure: callers pass the environment and the flags in.
 import { isAbsolute, join, resolve } from 'node:path';
@@ -10,7 +10,7 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.u
 export const PORT_KEYS = ['kumoHttp', 'kumoInbound', 'kumoRelay', 'sinkHttp', 'mailmanRest', 'mailmanWeb'] as const;
 export type PortKey = (typeof PORT_KEYS)[number];
 
-/** DESIGN.md host ports, with what each goes to and its NodePort (manifests/base/components/nodeports.yaml). */
+/** docs/contract.md host ports, with what each goes to and its NodePort (manifests/base/components/nodeports.yaml). */
 export const PORTS: Record<PortKey, { host: number; nodePort: number; what: string; env: string }> = {
   kumoHttp: { host: 8000, nodePort: 30800, what: 'kumomta HTTP (inject API)', env: 'MAILKIND_PORT_KUMO_HTTP' },
   kumoInbound: { host: 2525, nodePort: 30525, what: 'kumomta SMTP inbound (list domain only)', env: 'MAILKIND_PORT_KUMO_INBOUND' },

@@ -16,8 +16,10 @@ export interface Check {
 
 export interface PortFact {
   port: number;
-  /** what uses it (a DESIGN.md row, or the registry) */
+  /** what uses it (a docs/contract.md host port, or the registry) */
   what: string;
+  /** the environment variable that moves it, e.g. MAILKIND_PORT_KUMO_HTTP */
+  env?: string;
   free: boolean;
   /** published by this toolkit's own cluster or registry: not a conflict */
   ours: boolean;
@@ -121,9 +123,9 @@ export function toolChecks(facts: Pick<Facts, 'kind' | 'kubectl' | 'tilt'>, pins
   );
   out.push(
     !facts.tilt
-      ? { id: 'tilt', title: 'tilt (optional)', level: 'info', detail: 'not installed: only `tilt up` needs it', fix: 'https://docs.tilt.dev/install.html' }
+      ? { id: 'tilt', title: 'tilt (optional)', level: 'info', detail: 'not installed: only `tilt up` needs it', fix: `\`npm run doctor -- --install-tools\` (the official ${pins.tilt.version} into .mailkind/bin)` }
       : !versionAtLeast(facts.tilt, pins.tilt.minimum)
-        ? { id: 'tilt', title: 'tilt (optional)', level: 'warn', detail: `${facts.tilt} is older than ${pins.tilt.minimum}`, fix: 'upgrade tilt: https://docs.tilt.dev/install.html' }
+        ? { id: 'tilt', title: 'tilt (optional)', level: 'warn', detail: `${facts.tilt} is older than ${pins.tilt.minimum} (the Tiltfile's minimum)`, fix: `\`npm run doctor -- --install-tools\` (the official ${pins.tilt.version} into .mailkind/bin)` }
         : { id: 'tilt', title: 'tilt (optional)', level: 'ok', detail: facts.tilt },
   );
   return out;
@@ -138,7 +140,7 @@ export function portChecks(ports: readonly PortFact[]): Check[] {
           title: `port ${p.port}`,
           level: 'fail',
           detail: `in use by another program (needed for ${p.what})`,
-          fix: `stop what listens there (\`lsof -nP -iTCP:${p.port} -sTCP:LISTEN\`) or choose another port (see README "Ports")`,
+          fix: `stop what listens there (\`lsof -nP -iTCP:${p.port} -sTCP:LISTEN\`)${p.env ? ` or move it: \`${p.env}=<free port> npm run up\`` : ''}`,
         },
   );
 }
@@ -188,9 +190,12 @@ export function blockers(checks: readonly Check[]): Check[] {
   return checks.filter((c) => c.level === 'fail');
 }
 
-/** The ports preflight looks at: every DESIGN.md host port, plus the local registry's. */
-export function wantedPorts(settings: Pick<Settings, 'ports' | 'registry'>): { port: number; what: string }[] {
-  return [...PORT_KEYS.map((k) => ({ port: settings.ports[k], what: PORTS[k].what })), { port: settings.registry.port, what: 'local image registry' }];
+/** The ports preflight looks at: every docs/contract.md host port, plus the local registry's, each with the variable that moves it. */
+export function wantedPorts(settings: Pick<Settings, 'ports' | 'registry'>): { port: number; what: string; env: string }[] {
+  return [
+    ...PORT_KEYS.map((k) => ({ port: settings.ports[k], what: PORTS[k].what, env: PORTS[k].env })),
+    { port: settings.registry.port, what: 'local image registry', env: 'MAILKIND_REGISTRY_PORT' },
+  ];
 }
 
 const MARK: Record<Level, string> = { ok: 'ok', warn: 'WARN', fail: 'FAIL', info: '--' };

@@ -20,7 +20,7 @@ export interface DesiredCluster {
 }
 
 /**
- * manifests/kind/cluster.yaml with each DESIGN.md host port replaced by the configured one, and
+ * manifests/kind/cluster.yaml with each docs/contract.md host port replaced by the configured one, and
  * every node's image replaced by `nodeImage` when given (the pinned one, maybe overridden).
  */
 export function desiredCluster(name: string, kindConfigText: string, ports: Record<PortKey, number>, nodeImage?: string): DesiredCluster {

@@ -43,7 +43,7 @@ export async function probePorts(settings: Settings, docker: Docker, dockerUp: b
     ours = new Set([...portsPublishedBy(node), ...portsPublishedBy(registry)]);
   }
   return Promise.all(
-    wantedPorts(settings).map(async ({ port, what }) => ({ port, what, ours: ours.has(port), free: ours.has(port) ? false : await portFree('127.0.0.1', port) })),
+    wantedPorts(settings).map(async ({ port, what, env }) => ({ port, what, env, ours: ours.has(port), free: ours.has(port) ? false : await portFree('127.0.0.1', port) })),
   );
 }
 

@@ -104,7 +104,7 @@ export function statusRows(
       const desired = w.spec?.replicas ?? 1;
       const since = mine.map(readySince);
       // the workload is settled since its last pod became Ready (when all of them are)
-      const workloadReadySince = ready >= desired && since.length > 0 && since.every((t) => t !== undefined) ? Math.max(...(since as number[])) : undefined;
+      const workloadReadySince = ready >= desired && since.length > 0 && since.every((t) => t !== undefined) ? Math.max(...since) : undefined;
       const warnings = events
         .filter((e) => e.type === 'Warning' && now - eventTime(e) <= windowMs)
         .filter((e) => isCurrent(e, name, mine, workloadReadySince))

@@ -16,7 +16,7 @@ export interface MixEntry {
 export const DEFAULT_MIX =
   'example.test=45,other.example.test=20,throttled.mailkind.test=15,tempfail-1@example.test=8,tempfail@example.test=4,permfail@example.test=8';
 
-/** What each default entry is for (README and --help). */
+/** What each default entry is for (docs/load.md and --help). */
 export const DEFAULT_MIX_NOTES: Record<string, string> = {
   'example.test': 'plain delivery',
   'other.example.test': 'a second destination queue',

@@ -90,13 +90,16 @@ export function loadCommand(): Command {
       `
 Default mix (${DEFAULT_MIX}):
 ${mixHelp}
-A local part asks the sink for a fault (see the sink's README section): tempfail, permfail,
+A local part asks the sink for a fault (docs/sink.md): tempfail, permfail,
 tempfail-<n>, slow-<ms>, disconnect, code-<nnn>; prefix rcpt- to refuse at RCPT instead of DATA.
 
 Examples:
-  npm run load                                         1000 messages at 100/s to the cluster's relay
-  npm run load -- --mode http --duration 1m --rate 50 the inject API, recipients batched per request
-  npm run load -- --target 127.0.0.1:2525 --max --count 20000 --concurrency 20   a local sink (npm run sink)
+  npm run load
+      1000 messages at 100/s to the cluster's relay
+  npm run load -- --mode http --duration 1m --rate 50
+      the inject API, recipients batched per request
+  npm run load -- --target 127.0.0.1:2526 --max --count 20000 --concurrency 20
+      a local sink (npm run sink -- --smtp-port 2526 --http-port 8026)
 
 Environment: MAILKIND_HOST, MAILKIND_PORT_KUMO_RELAY, MAILKIND_PORT_KUMO_HTTP (default targets),
 MAILKIND_STATE_DIR (the secrets file), CI=true (plain progress lines).

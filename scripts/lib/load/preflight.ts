@@ -11,10 +11,10 @@ import { MessageFactory } from './message.js';
 /** Where to look when the default (cluster) target or a given one does not answer. */
 export function unreachableFix(c: Pick<LoadConfig, 'defaultTarget' | 'target' | 'mode'>): string {
   if (c.defaultTarget) {
-    return 'start the stack with `npm run up` (check it with `npm run status`), or send to a local sink: `npm run sink`, then `npm run load -- --target 127.0.0.1:2525`';
+    return 'start the stack with `npm run up` (check it with `npm run status`), or send to a local sink: `npm run sink -- --smtp-port 2526 --http-port 8026`, then `npm run load -- --target 127.0.0.1:2526`';
   }
   return c.mode === 'smtp'
-    ? `check --target ${c.target.label}: is an SMTP server listening there? (a local sink: \`npm run sink\` listens on 127.0.0.1:2525)`
+    ? `check --target ${c.target.label}: is an SMTP server listening there? (a local sink listens where \`npm run sink -- --smtp-port <port>\` says; 8025 and 8026 are HTTP ports)`
     : `check --target ${c.target.label}: is KumoMTA's HTTP listener there? (\`npm run status\` shows the stack's endpoints)`;
 }
 

@@ -124,7 +124,13 @@ export async function runLoad(o: RunOptions): Promise<RunResult> {
   const factory = new MessageFactory(plan.run, plan.size);
   const dates = new DateCache(clock);
   const pacer = plan.rate === null ? undefined : new Pacer(plan.rate, plan.burst, clock);
-  const deadline = plan.durationMs === null ? Infinity : startedAt + plan.durationMs;
+  // --duration counts from the first message, not from before the connections opened. Paced, it
+  // means rate x duration messages (the schedule's slots before the end), each sent even when its
+  // timer fires a little late; the clock only stops a run whose target cannot keep up, a grace
+  // period after the duration. Unpaced (--max), it is a time limit.
+  const budget = plan.count ?? (plan.rate !== null && plan.durationMs !== null ? Math.ceil((plan.rate * plan.durationMs) / 1000 - 1e-9) : null);
+  const grace = pacer && plan.durationMs !== null ? Math.max(1000, plan.durationMs / 10) : 0;
+  let deadline = Infinity;
   let issued = 0;
   let inFlight = 0;
   let fatal: Error | undefined;
@@ -132,9 +138,10 @@ export async function runLoad(o: RunOptions): Promise<RunResult> {
   const stop = () => stopping.abort();
   o.signal?.addEventListener('abort', stop, { once: true });
   const stopped = () => stopping.signal.aborted;
-  const exhausted = () => (plan.count !== null && issued >= plan.count) || clock.now() >= deadline;
+  const exhausted = () => (budget !== null && issued >= budget) || clock.now() >= deadline;
 
   const issue = (): Job => {
+    if (issued === 0 && plan.durationMs !== null) deadline = clock.now() + plan.durationMs + grace;
     const seq = ++issued;
     const recipients: string[] = [];
     const entries: number[] = [];

@@ -61,6 +61,9 @@ export interface SmtpConnectOptions {
   starttls?: boolean;
   /** connect, and each reply; also the idle limit while a reply is awaited */
   timeoutMs?: number;
+  /** a shorter wait for the greeting alone (the target probe): a port that is not SMTP, an HTTP
+   *  port say, accepts the connection and never speaks first; fails as 'protocol' */
+  greetingTimeoutMs?: number;
   /** defaults: no certificate check (local sinks and the dev cluster use self-signed certificates) */
   tlsOptions?: tls.ConnectionOptions;
 }
@@ -240,7 +243,7 @@ export class SmtpConnection {
     const socket = await connectSocket(o.host, o.port, timeoutMs, where);
     const conn = new SmtpConnection(socket, timeoutMs, where);
     try {
-      const greeting = await conn.#reader.one();
+      const greeting = await conn.#greeting(o.greetingTimeoutMs);
       if (greeting.code !== 220) throw new SmtpSessionRefused(greeting, 'greeting');
       const name = o.name ?? 'load.mailkind.test';
       await conn.#hello(name);
@@ -255,6 +258,22 @@ export class SmtpConnection {
     } catch (e) {
       conn.destroy();
       throw e;
+    }
+  }
+
+  async #greeting(limitMs: number | undefined): Promise<Reply> {
+    if (limitMs === undefined || limitMs >= this.#timeoutMs) return this.#reader.one();
+    let timer: NodeJS.Timeout | undefined;
+    const quiet = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new SmtpClientError('protocol', `no SMTP greeting from ${this.#where} within ${limitMs / 1000} s: not an SMTP port? (an HTTP port accepts the connection and says nothing)`)),
+        limitMs,
+      );
+    });
+    try {
+      return await Promise.race([this.#reader.one(), quiet]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

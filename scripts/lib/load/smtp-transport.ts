@@ -3,6 +3,9 @@ import { SmtpClientError, SmtpConnection, SmtpSessionRefused, type SmtpConnectOp
 import { refusalClass, type Outcome } from './stats.js';
 import { connectBackoffMs, type Job, type JobSource, type Slot, type SlotHooks, type Transport } from './runner.js';
 
+/** How long the target probe waits for a greeting before calling the target not SMTP. */
+export const PROBE_GREETING_MS = 5_000;
+
 /** A transaction's result -> what the stats count, recipients included. */
 export function smtpOutcome(r: TransactionResult, recipients: number): Outcome {
   const counted = { accepted: 0, refused4xx: 0, refused5xx: 0 };
@@ -115,7 +118,8 @@ export class SmtpTransport implements Transport {
 
   /** One session (connect, greeting, EHLO, STARTTLS when asked), then QUIT. Throws what open() throws. */
   async probe(): Promise<{ pipelining: boolean; starttls: boolean }> {
-    const conn = await SmtpConnection.open(this.options);
+    // SMTP servers greet at once; a target that stays silent is most likely not SMTP: say so in seconds, not after --timeout
+    const conn = await SmtpConnection.open({ greetingTimeoutMs: PROBE_GREETING_MS, ...this.options });
     const caps = conn.capabilities;
     await conn.close();
     return { pipelining: caps.pipelining, starttls: caps.starttls };

@@ -1,4 +1,4 @@
-// Command line and environment -> SinkConfig. Every flag has an env twin (SINK_*), as DESIGN.md fixes.
+// Command line and environment -> SinkConfig. Every flag has an env twin (SINK_*), as docs/contract.md fixes.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CONFIG, type SinkConfig } from './config.js';
 
@@ -54,7 +54,7 @@ export function buildCli(): Command {
 Faults by recipient local part ("+tag" ignored, e.g. tempfail-2+run7@example.test):
   tempfail  permfail  tempfail-<n>  slow-<ms>  disconnect  code-<400..599>
   acting after DATA; prefix rcpt- (rcpt-permfail@...) to act at RCPT instead.
-Runtime fault rules: PUT /api/faults (see README). API and dashboard: http://<host>:<http-port>/`,
+Runtime fault rules: PUT /api/faults (docs/sink.md). API and dashboard: http://<host>:<http-port>/`,
     )
     .addOption(new Option('--host <address>', 'address both listeners bind to').env('SINK_HOST').default(d.host))
     .addOption(new Option('--smtp-port <port>', 'SMTP port').env('SINK_SMTP_PORT').argParser(parsePort).default(d.smtpPort))
@@ -74,7 +74,9 @@ Runtime fault rules: PUT /api/faults (see README). API and dashboard: http://<ho
     .addOption(new Option('--tls-key <file>', 'PEM private key for --tls-cert').env('SINK_TLS_KEY'))
     .addOption(new Option('--faults <file>', 'JSON file of initial fault rules: {"seed":1,"rules":[...]}').env('SINK_FAULTS_FILE'))
     .showHelpAfterError('(run with --help for every option)')
-    .allowExcessArguments(false);
+    .allowExcessArguments(false)
+    // bad usage exits 2, like every other mailkind command (commander's default is 1); --help stays 0
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 }
 
 /** What commander yields: the config's fields, with --faults naming faultsFile. */

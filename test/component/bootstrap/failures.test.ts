@@ -1,7 +1,7 @@
 // Failure modes of the real entry points (npm run up / down / status / bundle) against fake docker, kind and kubectl on PATH
 // (test/fixtures/fake-tools: they record their arguments and answer like the real CLIs) and the
 // real `kubectl kustomize`. What this proves: the command plans, idempotence, and the errors.
-// What it cannot: that a real Docker, kind and cluster behave as the fakes do (see README).
+// What it cannot: that a real Docker, kind and cluster behave as the fakes do (see docs/testing.md).
 import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { fakeWorld, mutatingCalls, realKubectl, runEntry } from '../../helpers/fake-tools.js';
@@ -70,7 +70,8 @@ describe.skipIf(skip !== undefined)('npm run up failing well (fake docker and ki
 
   it('a rollout that times out prints the failing pod, its events and its last log lines', async () => {
     const w = await fakeWorld({ rolloutFail: ['statefulset/kumomta'] });
-    const r = await runEntry('up', ['--timeout', '30'], w.env);
+    // MAILKIND_TIMEOUT is --timeout's environment twin
+    const r = await runEntry('up', [], { ...w.env, MAILKIND_TIMEOUT: '30' });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('error: statefulset/kumomta not ready after 30s (CrashLoopBackOff): error: timed out waiting for the condition');
     expect(r.stderr).toContain('fix: the container keeps exiting');
@@ -128,4 +129,31 @@ describe.skipIf(skip !== undefined)('npm run up failing well (fake docker and ki
     expect(report.checks.find((c) => c.id === 'docker')).toMatchObject({ level: 'fail', fix: expect.stringContaining('start Docker') as string });
     noStackTrace(bad.stderr);
   }, 60_000);
+});
+
+describe.skipIf(skip !== undefined)('npm run status -- --json failing well', () => {
+  it('prints JSON on stdout also when the cluster does not answer, cause and fix on stderr, exit 1', async () => {
+    const w = await fakeWorld(); // no cluster yet
+    const r = await runEntry('status', ['--json'], w.env);
+    expect(r.exitCode).toBe(1);
+    const json = JSON.parse(r.stdout) as { ready: boolean; components: unknown[]; error?: { cause: string; fix?: string } };
+    expect(json).toMatchObject({ ready: false, components: [] });
+    expect(json.error?.cause).toMatch(/does not answer/);
+    expect(json.error?.fix).toContain('npm run up');
+    expect(r.stderr).toMatch(/^error: the cluster of context \S+ does not answer/m);
+    noStackTrace(r.stderr);
+  });
+});
+
+describe('npm run up: options from their environment twins', () => {
+  it('MAILKIND_CONTEXT, MAILKIND_REGISTRY and MAILKIND_IMAGES are read like the flags (here: a usage error, exit 2)', async () => {
+    const w = await fakeWorld();
+    const env = { ...w.env, MAILKIND_CONTEXT: 'staging', MAILKIND_IMAGES: 'bundle.tar' };
+    const noRegistry = await runEntry('up', [], env);
+    expect(noRegistry.stderr).toContain('error: --context needs --registry');
+    const r = await runEntry('up', [], { ...env, MAILKIND_REGISTRY: 'registry.example.com/mailkind' });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('error: --images works with kind only');
+    expect(mutatingCalls(w.calls())).toEqual([]);
+  });
 });

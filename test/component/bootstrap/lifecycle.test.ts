@@ -1,7 +1,7 @@
 // The real entry points (npm run up / down / status) against fake docker, kind and kubectl on PATH
 // (test/fixtures/fake-tools: they record their arguments and answer like the real CLIs) and the
 // real `kubectl kustomize`. What this proves: the command plans, idempotence, and the errors.
-// What it cannot: that a real Docker, kind and cluster behave as the fakes do (see README).
+// What it cannot: that a real Docker, kind and cluster behave as the fakes do (see docs/testing.md).
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fakeWorld, mutatingCalls, realKubectl, runEntry } from '../../helpers/fake-tools.js';

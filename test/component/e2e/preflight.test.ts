@@ -4,7 +4,7 @@
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +76,10 @@ describe('preflight with a fake kubectl', () => {
   let sink: RunningSink;
   let kumod: Server;
   let kumoUrl: string;
+  // stand-ins for kumod's SMTP listeners: only the 220 greeting the preflight waits for
+  const smtp: TcpServer[] = [];
+  const smtpPorts: number[] = [];
+  const sockets = new Set<Socket>();
   const PASSWORD = 'Preflight-Pass-0123456789';
 
   beforeAll(async () => {
@@ -89,16 +93,39 @@ describe('preflight with a fake kubectl', () => {
     });
     await new Promise<void>((r) => kumod.listen(0, '127.0.0.1', r));
     kumoUrl = `http://127.0.0.1:${(kumod.address() as AddressInfo).port}`;
+    for (let i = 0; i < 2; i++) {
+      const server = createTcpServer((socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => undefined);
+        socket.end('220 kumomta-0 ESMTP stand-in\r\n');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      smtp.push(server);
+      smtpPorts.push((server.address() as AddressInfo).port);
+    }
   });
   afterAll(async () => {
     kubectl.remove();
     await sink.close();
     kumod.closeAllConnections();
     await new Promise((r) => kumod.close(r));
+    for (const socket of sockets) socket.destroy();
+    for (const server of smtp) await new Promise((r) => server.close(r));
   });
 
   const config = (env: Record<string, string> = {}): E2eConfig =>
-    resolveE2eConfig({ MAILKIND_PROFILE: 'minimal', MAILKIND_STATE_DIR: join(tmp, 'none'), MAILKIND_KUBECTL: kubectl.path, MAILKIND_E2E_KUMO_URL: kumoUrl, MAILKIND_E2E_SINK_URL: sink.url, ...env });
+    resolveE2eConfig({
+      MAILKIND_PROFILE: 'minimal',
+      MAILKIND_STATE_DIR: join(tmp, 'none'),
+      MAILKIND_KUBECTL: kubectl.path,
+      MAILKIND_E2E_KUMO_URL: kumoUrl,
+      MAILKIND_E2E_SINK_URL: sink.url,
+      MAILKIND_E2E_SMTP_HOST: '127.0.0.1',
+      MAILKIND_PORT_KUMO_INBOUND: String(smtpPorts[0]),
+      MAILKIND_PORT_KUMO_RELAY: String(smtpPorts[1]),
+      ...env,
+    });
   const cluster = (c: E2eConfig): Cluster => new Cluster({ kubectl: c.kubectl, context: c.context, namespace: c.namespace });
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
   const allReady = expectedWorkloads(false).map((name) => ({ kind: 'StatefulSet' as const, name, replicas: name === 'kumomta' ? 2 : 1, ready: name === 'kumomta' ? 2 : 1 }));
@@ -149,6 +176,30 @@ describe('preflight with a fake kubectl', () => {
     const runtime = await preflight(c, { cluster: cluster(c) });
     expect(runtime.kumoAuth).toEqual({ username: 'mailkind', password: PASSWORD, source: 'Secret kumomta-http in the cluster' });
     expect(runtime.mailmanAuth).toBeNull();
+    // the Secret is read within the preflight's own budget, not kubectl's 20 s default
+    const secretCalls = kubectl.calls().filter((call) => call.includes('secret'));
+    expect(secretCalls.length).toBeGreaterThan(0);
+    for (const call of secretCalls) {
+      const timeout = Number(/^--request-timeout=(\d+)s$/.exec(call.find((a) => a.startsWith('--request-timeout=')) ?? '')?.[1]);
+      expect(timeout).toBeLessThan(c.timeouts.preflight / 1000);
+    }
+  });
+
+  it('probes both SMTP listeners (2525 inbound, 2587 relay) and names each that does not greet', async () => {
+    kubectl.setRules([
+      { when: ['get', 'namespace'], stdout: 'namespace/mailkind\n' },
+      { when: ['get', 'deployments,statefulsets'], stdout: workloadList(allReady) },
+    ]);
+    // a port with nothing listening: bind one, then free it
+    const gone = createTcpServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const closed = (gone.address() as AddressInfo).port;
+    await new Promise((r) => gone.close(r));
+    const c = config({ MAILKIND_KUMO_HTTP_USER: 'mailkind', MAILKIND_KUMO_HTTP_PASSWORD: PASSWORD, MAILKIND_PORT_KUMO_INBOUND: String(closed) });
+    const e = await preflightError(preflight(c, { cluster: cluster(c) }));
+    expect(e.problems).toEqual([{ component: 'kumomta', message: expect.stringMatching(new RegExp(`^SMTP inbound \\(host port ${closed}\\): cannot connect to 127\\.0\\.0\\.1:${closed} \\(ECONNREFUSED\\)`)) as unknown }]);
+    const ok = config({ MAILKIND_KUMO_HTTP_USER: 'mailkind', MAILKIND_KUMO_HTTP_PASSWORD: PASSWORD });
+    await expect(preflight(ok, { cluster: cluster(ok) })).resolves.toMatchObject({ kumoAuth: { username: 'mailkind' } });
   });
 
   it('credentials that do not match the cluster, and a sink that is down, are both reported', async () => {

@@ -10,7 +10,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const POLICY_DIR = join(ROOT, 'manifests/base/policy/kumomta');
@@ -57,6 +59,7 @@ interface QueueParams {
   max_retry_interval?: string;
   max_age?: string;
   max_message_rate?: string;
+  strategy?: string;
   protocol?: { smtp?: { mx_list?: string[] }; custom_lua?: { constructor: string } };
 }
 type EgressParams = Record<string, unknown>;
@@ -94,6 +97,10 @@ interface RunOutput {
   ok: boolean;
   mode: 'kumod' | 'tsa';
   phase?: string;
+  kumomta_tag?: string;
+  ignored_options?: string[];
+  undriven?: string[];
+  default_drives?: Record<string, Outcome>;
   error?: string;
   events?: Record<string, number>;
   custom_events?: string[];
@@ -231,6 +238,7 @@ describe.skipIf(!haveLua)('KumoMTA policy logic under a strict stand-in (not Kum
       smtp_server_message_received: 1,
       http_message_generated: 1,
       http_server_validate_auth_basic: 1,
+      validate_config: 1, // shaping helper (checks the shaping files under kumod --validate)
     });
     expect(main.custom_events).toEqual(['log_disposition_stdout', `make.${hookQueue(0)}`, `make.${hookQueue(1)}`]);
   });
@@ -249,9 +257,9 @@ describe.skipIf(!haveLua)('KumoMTA policy logic under a strict stand-in (not Kum
   });
 
   describe('listeners', () => {
-    it('2525 relays for nobody and tags sessions inbound; 2587 relays for RELAY_NETWORKS plus loopback', () => {
+    it('2525 relays for loopback only (never `{}`, which kumod reads as a map) and tags sessions inbound; 2587 relays for RELAY_NETWORKS plus loopback', () => {
       expect(main.esmtp_listeners).toEqual([
-        { listen: '0.0.0.0:2525', relay_hosts: [], meta: { x_mailkind_listener: 'inbound' } },
+        { listen: '0.0.0.0:2525', relay_hosts: LOOPBACK, meta: { x_mailkind_listener: 'inbound' } },
         { listen: '0.0.0.0:2587', relay_hosts: [...LOOPBACK, ...NETWORKS], meta: { x_mailkind_listener: 'relay' } },
       ]);
     });
@@ -337,6 +345,12 @@ describe.skipIf(!haveLua)('KumoMTA policy logic under a strict stand-in (not Kum
       expect(q.outcome.result?.params.max_message_rate).toBe('10/s');
       expect(q.summary?.max_message_rate).toEqual({ limit: 10, period_seconds: 1, local: false });
       for (const domain of [LIST, 'example.test']) expect(queue(main, domain).summary?.max_message_rate).toBeUndefined();
+    });
+
+    it('scheduled queues use the SkipList strategy, so retries and throttle delays are not rounded to a 3 s wheel tick', () => {
+      for (const domain of [LIST, 'example.test', THROTTLED]) {
+        expect(queue(main, domain).outcome.result?.params).toMatchObject({ strategy: 'SkipList' });
+      }
     });
 
     it('dev retries: 5 s, capped at 10 s, so a few tempfails resolve in under a minute; messages expire after 5 min', () => {
@@ -432,7 +446,9 @@ describe.skipIf(!haveLua)('KumoMTA policy logic under a strict stand-in (not Kum
       expect(out.events).toEqual({ tsa_init: 1, tsa_load_shaping_data: 1 });
       expect(out.http_listeners).toEqual([{ listen: '0.0.0.0:8008', trusted_hosts: [...LOOPBACK, ...NETWORKS] }]);
       expect(out.tsa_db_path).toBe('/var/spool/kumomta/tsa.db');
-      for (const data of out.shaping_data ?? []) expect(data.__standin).toBe('Shaping');
+      // loaded before tsa_init and again after it; a handler returning nil would leave nulls
+      expect(out.shaping_data).toHaveLength(2);
+      for (const data of out.shaping_data ?? []) expect(data?.__standin).toBe('Shaping');
       const tsaFiles = out.shaping_loads?.[0]?.paths;
       const kumodFiles = main.shaping?.options.extra_files;
       expect(tsaFiles).toEqual(kumodFiles);
@@ -525,33 +541,33 @@ end)`;
     [
       'an unknown listener option',
       `kumo.on('init', function() kumo.start_esmtp_listener { listen = '0.0.0.0:2525', relay_host = {} } end)`,
-      "kumo.start_esmtp_listener: unknown option 'relay_host'",
+      'kumo.start_esmtp_listener: unknown field `relay_host`',
     ],
     [
       'an unknown HTTP listener option',
       `kumo.on('init', function() kumo.start_http_listener { listen = '0.0.0.0:8000', trusted_networks = {} } end)`,
-      "kumo.start_http_listener: unknown option 'trusted_networks'",
+      'kumo.start_http_listener: unknown field `trusted_networks`',
     ],
-    ['an unknown spool option', `kumo.on('init', function() kumo.define_spool { name = 'data', path = '/x', engine = 'RocksDB' } end)`, "unknown option 'engine'"],
-    ['an unknown redis option', `kumo.on('init', function() kumo.configure_redis_throttles { nodes = 'redis://x/' } end)`, "unknown option 'nodes'"],
+    ['an unknown spool option', `kumo.on('init', function() kumo.define_spool { name = 'data', path = '/x', engine = 'RocksDB' } end)`, 'unknown field `engine`'],
+    ['a redis option without node', `kumo.on('init', function() kumo.configure_redis_throttles { nodes = 'redis://x/' } end)`, "missing required option 'node'"],
     ['an undocumented function', `kumo.start_smtp_listener { listen = '0.0.0.0:25' }`, 'kumo.start_smtp_listener is not a documented'],
     ['a misspelt event', `kumo.on('smtp_server_message_recieved', function() end)`, "'smtp_server_message_recieved' is not a documented kumod event"],
-    ['a nested protocol option', `kumo.make_queue_config { protocol = { smtp = { mx_lists = {} } } }`, "unknown option 'mx_lists'"],
-    ['an unknown queue option', `kumo.make_queue_config { retry_intervall = '5s' }`, "kumo.make_queue_config: unknown option 'retry_intervall'"],
-    ['an unknown egress option', `kumo.make_egress_path { use_lmpt = true }`, "kumo.make_egress_path: unknown option 'use_lmpt'"],
-    ['an invalid enum value', `kumo.make_egress_path { enable_tls = 'Insecure' }`, 'enable_tls: "Insecure" is not one of'],
+    ['a nested protocol option', `kumo.make_queue_config { protocol = { smtp = { mx_lists = {} } } }`, 'unknown field `mx_lists`'],
+    ['an unknown queue option', `kumo.make_queue_config { retry_intervall = '5s' }`, 'kumo.make_queue_config: unknown field `retry_intervall`'],
+    ['an unknown egress option', `kumo.make_egress_path { use_lmpt = true }`, 'kumo.make_egress_path: unknown field `use_lmpt`'],
+    ['an invalid enum value', `kumo.make_egress_path { enable_tls = 'Insecure' }`, 'enable_tls: unknown variant `Insecure`, expected one of'],
     ['a bad duration', `kumo.make_queue_config { retry_interval = '5 secs' }`, 'is not a duration'],
     ['a bad throttle', `kumo.make_queue_config { max_message_rate = '10 per second' }`, 'is not a throttle spec'],
     ['a non-strict CIDR', `kumo.on('init', function() kumo.start_esmtp_listener { listen = '0.0.0.0:1', relay_hosts = { '10.0.0.1/8' } } end)`, 'is not a valid (strict) IP or CIDR'],
     [
       'a misspelt shaping helper option',
       `require('policy-extras.shaping'):setup_with_automation { publsh = {} }`,
-      "shaping:setup_with_automation: unknown option 'publsh'",
+      'shaping:setup_with_automation: unknown field `publsh`',
     ],
     [
       'an unknown disposition hook option',
       `require('policy-extras.log_hooks'):new_disposition_hook { name = 'x', hook = print, filter = print }`,
-      "unknown option 'filter'",
+      'unknown field `filter`',
     ],
     ['a listener started outside init', `kumo.start_esmtp_listener { listen = '0.0.0.0:2525' }`, 'must be called from inside the init event handler'],
     [
@@ -573,6 +589,199 @@ end)`;
       'handler',
       `kumo.on('get_queue_config', function() return kumo.make_queue_config { protocl = {} } end)`,
     );
-    expect(out.cases?.queues[0]?.outcome.error).toContain("unknown option 'protocl'");
+    expect(out.cases?.queues[0]?.outcome.error).toContain('unknown field `protocl`');
+  });
+});
+
+// How kumod converts Lua values (mlua serde, struct by struct; harness/kumo.lua cites each struct),
+// the events every handler is driven through, and the KumoMTA tag the harness was read from.
+describe.skipIf(!haveLua)('the stand-in converts options the way kumod does', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mailkind-kumo-faithful-'));
+    for (const f of readdirSync(POLICY_DIR)) writeFileSync(join(dir, f), readFileSync(join(POLICY_DIR, f)));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** init.lua with one textual edit, run from a copy of the policy directory (the pod's mount). */
+  function mutated(from: string, to: string, args: string[] = []): Run {
+    const source = readFileSync(INIT, 'utf8');
+    expect(source, `init.lua no longer contains ${from}`).toContain(from);
+    const file = join(dir, 'init.lua');
+    writeFileSync(file, source.replace(from, to));
+    try {
+      return run('kumod', file, args);
+    } finally {
+      writeFileSync(file, source);
+    }
+  }
+
+  const LISTENER_2525 = "relay_hosts = LOOPBACK,\n    meta = { x_mailkind_listener = 'inbound' }";
+
+  it('refuses the original policy (relay_hosts = {} on 2525) for the reason kumod does', () => {
+    const { status, out } = mutated(LISTENER_2525, "relay_hosts = {},\n    meta = { x_mailkind_listener = 'inbound' }");
+    expect(status).toBe(1);
+    expect(out.phase).toBe('init');
+    expect(out.error).toContain('kumo.start_esmtp_listener: option relay_hosts: invalid type: map, expected a sequence');
+  });
+
+  it('accepts an empty list where serde asks for a sequence directly (HttpListenerParams has no flatten)', () => {
+    const { status, out } = mutated('trusted_hosts = LOOPBACK,', 'trusted_hosts = {},');
+    expect(out.error).toBeUndefined();
+    expect(status).toBe(0);
+  });
+
+  it('refuses an empty list anywhere inside a flattened struct (EgressPathConfig) or an untagged enum (DeliveryProto)', () => {
+    const egress = mutated("enable_tls = 'OpportunisticInsecure',", "enable_tls = 'OpportunisticInsecure', prohibited_hosts = {},", ['--queue', 'example.test']);
+    expect(queue(egress.out, 'example.test').egress?.error).toContain('prohibited_hosts: invalid type: map, expected a sequence');
+    const proto = mutated('mx_list = { SINK_SMTP }', 'mx_list = {}', ['--queue', 'example.test']);
+    expect(queue(proto.out, 'example.test').outcome.error).toContain('mx_list: invalid type: map, expected a sequence');
+  });
+
+  it('skips the Dragonfly PING under kumod --validate (_VALIDATING_CONFIG), and only there', () => {
+    const live = run('kumod', INIT);
+    const validating = run('kumod', INIT, ['--validating']);
+    expect(validating.out.error).toBeUndefined();
+    expect(live.out.init_calls).toContain('kumo.configure_redis_throttles');
+    expect(validating.out.init_calls?.filter((c) => c !== 'kumo.configure_redis_throttles')).toEqual(live.out.init_calls?.filter((c) => c !== 'kumo.configure_redis_throttles'));
+    expect(validating.out.init_calls).not.toContain('kumo.configure_redis_throttles');
+  });
+
+  it('ignores an unknown Redis option as kumod does (RedisConnKey has no deny_unknown_fields), and says so', () => {
+    const { status, out } = mutated('node = DRAGONFLY_URL }', 'node = DRAGONFLY_URL, pool_sise = 4 }');
+    expect(status).toBe(0);
+    expect(out.ignored_options).toEqual(['kumo.configure_redis_throttles: pool_sise']);
+  });
+
+  it.each([
+    ['queue strategy', "local QUEUE_STRATEGY = 'SkipList'", "local QUEUE_STRATEGY = 'NoSuchStrategy'", 'unknown variant `NoSuchStrategy`'],
+    ['ip_lookup_strategy', "enable_tls = 'OpportunisticInsecure',", "enable_tls = 'OpportunisticInsecure', ip_lookup_strategy = 'Bogus',", 'unknown variant `Bogus`'],
+    ['memory reduction policy', "enable_tls = 'OpportunisticInsecure',", "enable_tls = 'OpportunisticInsecure', low_memory_reduction_policy = 'Shrink',", 'unknown variant `Shrink`'],
+  ])('checks the enum of %s against its variants', (_what, from, to, message) => {
+    const { out } = mutated(from, to, ['--queue', 'example.test']);
+    const q = queue(out, 'example.test');
+    expect(`${q.outcome.error ?? ''}${q.egress?.error ?? ''}`).toContain(message);
+  });
+
+  it('checks that a file kumod reads exists where the pod has it (tls_certificate, shaping files)', () => {
+    const cert = mutated("listen = '0.0.0.0:2587',", "listen = '0.0.0.0:2587', tls_certificate = '/opt/kumomta/etc/policy/cert.pem',");
+    expect(cert.status).toBe(1);
+    expect(cert.out.error).toContain('"/opt/kumomta/etc/policy/cert.pem" is not a file the pod has');
+    const shaping = mutated("local SHAPING_FILE = '/opt/kumomta/etc/policy/shaping.toml'", "local SHAPING_FILE = '/opt/kumomta/etc/policy/shapping.toml'");
+    expect(shaping.status).toBe(1);
+    expect(shaping.out.phase).toBe('validate_config');
+    expect(shaping.out.error).toContain('shapping.toml: not a file the pod has');
+  });
+
+  it('drives every registered handler: an event no case fires gets a default input', () => {
+    const { status, out } = run('kumod', INIT);
+    expect(status).toBe(0);
+    expect(out.undriven).toEqual([]);
+    expect(Object.keys(out.default_drives ?? {})).toEqual(expect.arrayContaining(['http_server_validate_auth_basic', 'log_disposition_stdout', 'smtp_server_rcpt_to']));
+    const broken = mutated('return user_ok and password_ok', 'return nil + 1');
+    expect(broken.status).toBe(1);
+    expect(broken.out.phase).toBe('drive http_server_validate_auth_basic');
+    expect(broken.out.error).toContain('attempt to perform arithmetic on a nil value');
+  });
+
+  it('fails on a handler for an event the harness cannot drive', () => {
+    const { status, out } = mutated("kumo.on('http_message_generated'", "kumo.on('smtp_server_data', function() return nil + 1 end)\nkumo.on('http_message_generated'");
+    expect(status).toBe(1);
+    expect(out.undriven).toEqual(['smtp_server_data']);
+    expect(out.error).toContain('registered events the harness cannot drive');
+  });
+
+  it('was read from the KumoMTA tag that manifests/base/kustomization.yaml pins (a pin bump fails here until re-checked)', () => {
+    const k = parseYaml(readFileSync(join(ROOT, 'manifests/base/kustomization.yaml'), 'utf8')) as { images: { name: string; newTag?: string }[] };
+    const pinned = k.images.find((i) => i.name === 'ghcr.io/kumocorp/kumomta')?.newTag;
+    expect(pinned).toMatch(/^\d{4}\.\d{2}\.\d{2}-[0-9a-f]{8}$/);
+    const { out } = run('kumod', INIT);
+    expect(out.kumomta_tag, 're-read the structs cited in harness/kumo.lua at the new tag, then update KUMOMTA_TAG').toBe(pinned);
+    for (const file of [INIT, TSA_INIT]) expect(readFileSync(file, 'utf8')).toContain(`target release KumoMTA ${pinned ?? '?'}`);
+  });
+});
+
+// shaping.toml against the documented format (docs/reference/kumo.shaping/load.md; the structs are
+// ShapingFile, PartialEntry and Rule in crates/kumo-api-types/src/shaping.rs). Domain-section
+// values are egress path options: they go through the stand-in's make_egress_path check.
+describe.skipIf(!haveLua)('shaping.toml', () => {
+  const SHAPING = join(POLICY_DIR, 'shaping.toml');
+  // PartialEntry's own keys; everything else in a section is an EgressPathConfig option
+  const ENTRY_KEYS = new Set(['mx_rollup', 'replace_base', 'automation', 'sources', 'domain_name']);
+  // Action: unit variants, or one-key tables for the two that carry a value
+  const UNIT_ACTIONS = new Set(['Suspend', 'SuspendTenant', 'SuspendCampaign', 'Bounce', 'BounceTenant', 'BounceCampaign']);
+  const VALUE_ACTIONS = new Set(['SetConfig', 'SetDomainConfig']);
+  const HUMANTIME = /^(\s*\d+\s*(ms|msec|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks)\s*)+$/;
+
+  function luaLiteral(v: unknown): string {
+    if (typeof v === 'string') return JSON.stringify(v);
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    if (Array.isArray(v)) return `{ ${v.map(luaLiteral).join(', ')} }`;
+    if (v && typeof v === 'object') return `{ ${Object.entries(v).map(([k, x]) => `[${JSON.stringify(k)}] = ${luaLiteral(x)}`).join(', ')} }`;
+    throw new Error(`no Lua literal for ${String(v)}`);
+  }
+
+  /** Problems of one parsed shaping document; [] when it follows the format. */
+  function shapingProblems(doc: Record<string, unknown>, dir: string): string[] {
+    const problems: string[] = [];
+    const sections = Object.entries(doc).filter(([k]) => k !== 'provider');
+    const checks: string[] = [];
+    for (const [name, section] of sections) {
+      if (!section || typeof section !== 'object' || Array.isArray(section)) {
+        problems.push(`${name}: a domain section must be a table`);
+        continue;
+      }
+      const params: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(section as Record<string, unknown>)) {
+        if (!ENTRY_KEYS.has(key)) params[key] = value;
+        else if ((key === 'mx_rollup' || key === 'replace_base') && typeof value !== 'boolean') problems.push(`${name}.${key}: expected a boolean`);
+      }
+      const rules = (section as { automation?: unknown }).automation ?? [];
+      if (!Array.isArray(rules)) problems.push(`${name}.automation: expected an array of tables`);
+      for (const [i, rule] of (Array.isArray(rules) ? rules : []).entries()) {
+        const r = rule as Record<string, unknown>;
+        const where = `${name}.automation[${i}]`;
+        const regexes: unknown[] = Array.isArray(r.regex) ? (r.regex as unknown[]) : [r.regex];
+        if (regexes.length === 0 || !regexes.every((x) => typeof x === 'string')) problems.push(`${where}.regex: expected a string or strings`);
+        const actions: unknown[] = Array.isArray(r.action) ? (r.action as unknown[]) : [r.action];
+        for (const a of actions) {
+          const ok = typeof a === 'string' ? UNIT_ACTIONS.has(a) : !!a && typeof a === 'object' && Object.keys(a).length === 1 && VALUE_ACTIONS.has(Object.keys(a)[0] ?? '');
+          if (!ok) problems.push(`${where}.action: ${JSON.stringify(a)} is not an Action`);
+        }
+        if (typeof r.duration !== 'string' || !HUMANTIME.test(r.duration)) problems.push(`${where}.duration: ${JSON.stringify(r.duration)} is not a duration`);
+        if (r.trigger !== undefined && r.trigger !== 'Immediate' && !(r.trigger && typeof r.trigger === 'object' && 'Threshold' in r.trigger)) problems.push(`${where}.trigger: not Immediate or { Threshold = "..." }`);
+      }
+      checks.push(`check(${JSON.stringify(name)}, ${luaLiteral(params)})`);
+    }
+    // the sections' egress options through the stand-in's make_egress_path
+    const file = join(dir, 'shaping-check.lua');
+    writeFileSync(
+      file,
+      `local kumo = require 'kumo'\nlocal function check(name, params)\n  local ok, err = pcall(kumo.make_egress_path, params)\n  if not ok then error(name .. ': ' .. tostring(err), 0) end\nend\n${checks.join('\n')}\n`,
+    );
+    const { out } = run('kumod', file, [], {});
+    if (!out.ok) problems.push(out.error ?? 'the stand-in refused a section');
+    return problems;
+  }
+
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mailkind-shaping-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('parses as TOML and follows the documented shaping format', () => {
+    const doc = parseToml(readFileSync(SHAPING, 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(doc)).toContain('throttled.mailkind.test');
+    expect(shapingProblems(doc, dir)).toEqual([]);
+  });
+
+  it.each([
+    ['an unknown egress option', '["x.test"]\nconection_limit = 3\n', 'unknown field `conection_limit`'],
+    ['a bad enum', '["x.test"]\nenable_tls = "Sometimes"\n', 'unknown variant `Sometimes`'],
+    ['an unknown action', '[["x.test".automation]]\nregex = "x"\naction = "Pause"\nduration = "1m"\n', '"Pause" is not an Action'],
+    ['a bad duration', '[["x.test".automation]]\nregex = "x"\naction = "Suspend"\nduration = "soon"\n', '"soon" is not a duration'],
+  ])('refuses %s', (_what, toml, message) => {
+    expect(shapingProblems(parseToml(toml) as Record<string, unknown>, dir).join('\n')).toContain(message);
   });
 });

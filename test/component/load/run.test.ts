@@ -104,10 +104,10 @@ describe('a load run against the sink', () => {
     const timed = config(['--duration', '400ms', '--rate', '200', '--concurrency', '2', '--mix', 'example.test=1', '--run', 'comp-time']);
     const t0 = performance.now();
     const r = await run(timed);
-    // 400 ms at 200/s is 80 sends; a busy test machine may lose a few, never add any
-    expect(performance.now() - t0).toBeLessThan(1_500);
-    expect(r.snapshot.messages.sent).toBeGreaterThanOrEqual(40);
-    expect(r.snapshot.messages.sent).toBeLessThanOrEqual(81);
+    console.log(`--duration 400ms --rate 200: ${r.snapshot.messages.sent} sent in ${Math.round(performance.now() - t0)} ms (connections included)`);
+    // 400 ms at 200/s is exactly 80 sends: the duration counts from the first message, and a
+    // message due before the end goes out even when its timer fires late
+    expect(r.snapshot.messages.sent).toBe(80);
     expect(r.snapshot.messages.accepted).toBe(r.snapshot.messages.sent);
 
     const abort = new AbortController();
@@ -138,7 +138,7 @@ describe('preflight (before any message is sent)', () => {
     const [port = 1] = await freePorts(1);
     const e = await refusal(parseLoadArgs([], { MAILKIND_PORT_KUMO_RELAY: String(port) }));
     expect(e.message).toBe(`cannot connect to 127.0.0.1:${port}: ECONNREFUSED`);
-    expect(e.fix).toMatch(/^start the stack with `npm run up`.*`npm run load -- --target 127\.0\.0\.1:2525`$/);
+    expect(e.fix).toMatch(/^start the stack with `npm run up`.*`npm run load -- --target 127\.0\.0\.1:2526`$/);
   });
 
   it('something that is not SMTP (an HTTP server), and --starttls to a server without it', async () => {
@@ -150,6 +150,12 @@ describe('preflight (before any message is sent)', () => {
       // an HTTP server says nothing first: the greeting times out
       const quiet = await refusal(parseLoadArgs(['--target', `127.0.0.1:${port}`, '--timeout', '300ms'], {}));
       expect(quiet.message).toMatch(/no reply from 127\.0\.0\.1:\d+ within 300 ms/);
+      // with the default --timeout (30 s) the probe still gives up on a silent port after PROBE_GREETING_MS, calling it not SMTP
+      const started = performance.now();
+      const silent = await refusal(parseLoadArgs(['--target', `127.0.0.1:${port}`], {}));
+      console.log(`load --target <an HTTP port>: refused after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      expect(silent.message).toMatch(/does not speak SMTP as expected: no SMTP greeting from 127\.0\.0\.1:\d+ within 5 s: not an SMTP port\?/);
+      expect(silent.fix).toMatch(/--mode http/);
       const tls = await refusal(parseLoadArgs(['--target', `127.0.0.1:${noTls.smtpPort}`, '--starttls'], {}));
       expect(tls.message).toMatch(/does not offer STARTTLS/);
       expect(tls.fix).toMatch(/drop --starttls/);

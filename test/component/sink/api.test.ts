@@ -1,4 +1,4 @@
-// The HTTP API of DESIGN.md, against a real sink fed over real SMTP.
+// The HTTP API of docs/contract.md, against a real sink fed over real SMTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { api, startTestSink } from '../../helpers/sink.js';
@@ -98,7 +98,7 @@ describe('sink HTTP API', () => {
     expect(await (await fetch(sink.url + '/metrics')).text()).toMatch(/^mailkind_sink_messages_accepted_total [1-9]\d*$/m);
   });
 
-  it('stats: the DESIGN.md fields', async () => {
+  it('stats: the docs/contract.md fields', async () => {
     const { body } = await api<Record<string, unknown>>(sink, '/api/stats');
     for (const k of ['accepted', 'rejected', 'tempfailed', 'connections', 'bytes']) expect(typeof body[k], k).toBe('number');
   });

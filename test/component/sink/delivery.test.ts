@@ -53,7 +53,7 @@ describe('delivery over real SMTP', () => {
     expect(m.headers.find(([k]) => k.toLowerCase() === 'subject')?.[1]).toMatch(/=\?UTF-8\?/i);
   });
 
-  it('advertises the ESMTP extensions DESIGN.md promises', async () => {
+  it('advertises the ESMTP extensions docs/contract.md promises', async () => {
     const c = await RawSmtp.connect(sink.smtpPort);
     expect((await c.reply())?.code).toBe(220);
     const ehlo = await c.command('EHLO raw.test');

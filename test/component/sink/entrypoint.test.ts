@@ -22,11 +22,18 @@ describe('npm run sink', () => {
     expect(text).toMatch(/--smtp-port <port> SMTP port \(default: 2525, env: SINK_SMTP_PORT\)/);
     expect(text).toMatch(/--http-port <port> .*\(default: 8025, env: SINK_HTTP_PORT\)/);
     expect(text).toMatch(/tempfail-<n>/);
+    expect(r.exitCode).toBe(0);
   });
 
-  it('a bad flag: one clear line, exit 1, no stack trace', async () => {
+  it('a usage error found after parsing (the same port twice) exits 2 too', async () => {
+    const clash = await execa(TSX, [MAIN, '--smtp-port', '2600', '--http-port', '2600'], { reject: false });
+    expect(clash.stderr).toMatch(/both 2600/);
+    expect(clash.exitCode).toBe(2);
+  });
+
+  it('a bad flag: one clear line, exit 2 (bad usage), no stack trace', async () => {
     const r = await execa(TSX, [MAIN, '--smtp-port', 'twenty-five'], { reject: false });
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/"twenty-five" is not a port number/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

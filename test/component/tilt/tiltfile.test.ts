@@ -4,7 +4,7 @@
 // rendered manifests, the sink's Dockerfile and scripts/lib/config/settings.ts.
 //
 // What this proves: the graph Tilt would run. What it does not: Tilt against a live cluster (image
-// build and push, live update into a pod, port-forwards, the pods rolling); see README "Tilt".
+// build and push, live update into a pod, port-forwards, the pods rolling); see docs/tilt.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

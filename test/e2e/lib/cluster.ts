@@ -200,8 +200,9 @@ export class Cluster {
   }
 
   /** One key of a Secret, decoded. */
-  async secretValue(secret: string, key: string): Promise<string | null> {
-    const s = await this.json<{ data?: Record<string, string> }>(['get', 'secret', secret]);
+  /** One key of a Secret; timeoutMs bounds the call (kubectl --request-timeout and the process). */
+  async secretValue(secret: string, key: string, timeoutMs?: number): Promise<string | null> {
+    const s = await this.json<{ data?: Record<string, string> }>(['get', 'secret', secret], timeoutMs === undefined ? {} : { timeoutMs });
     const v = s.data?.[key];
     return v === undefined ? null : Buffer.from(v, 'base64').toString('utf8');
   }

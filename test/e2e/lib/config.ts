@@ -1,4 +1,4 @@
-// The e2e suite's configuration: names, host and ports from scripts/lib/config/settings.ts (DESIGN.md),
+// The e2e suite's configuration: names, host and ports from scripts/lib/config/settings.ts (docs/contract.md),
 // credentials from the secrets file (or the cluster's Secrets, see preflight.ts), sizes and
 // per-step timeouts. Every value can be overridden by an environment variable, so the suite also
 // runs against a remote cluster or staging. Pure: the environment and a file reader are passed in.
@@ -218,11 +218,14 @@ export function resolveE2eConfig(env: NodeJS.ProcessEnv = process.env, readFile:
 
 /** The config as it may be printed: credentials replaced by where they came from. */
 export function describeConfig(c: E2eConfig): string {
-  const cred = (x: Credentials | null): string => (x ? `user ${x.username} (from ${x.source})` : 'none');
+  // null: neither the MAILKIND_*_USER/_PASSWORD variables nor the secrets file had them; the
+  // preflight then reads the cluster's Secret (test/e2e/lib/preflight.ts)
+  const cred = (x: Credentials | null, secret: string): string =>
+    x ? `user ${x.username} (from ${x.source})` : `credentials: none in the environment or ${c.secretsFile}, read from Secret ${secret} at preflight`;
   return [
     `context ${c.context}, namespace ${c.namespace}, profile ${c.profile}`,
-    `KumoMTA ${c.urls.kumo} (${cred(c.kumoAuth)}), SMTP ${c.smtpHost}:${c.ports.kumoInbound}/${c.ports.kumoRelay}`,
+    `KumoMTA ${c.urls.kumo} (${cred(c.kumoAuth, 'kumomta-http')}), SMTP ${c.smtpHost}:${c.ports.kumoInbound}/${c.ports.kumoRelay}`,
     `sink ${c.urls.sink}`,
-    c.mailman ? `Mailman REST ${c.urls.mailman} (${cred(c.mailmanAuth)})` : 'Mailman: not in this profile',
+    c.mailman ? `Mailman REST ${c.urls.mailman} (${cred(c.mailmanAuth, 'mailman-rest')})` : 'Mailman: not in this profile',
   ].join('\n');
 }

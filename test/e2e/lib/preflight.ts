@@ -5,6 +5,7 @@ import { buildInjectRequest, INJECT_PATH } from '../../../scripts/lib/clients/ku
 import { ClientError, joinUrl, send } from '../../../scripts/lib/clients/http.js';
 import { MailmanRest } from '../../../scripts/lib/clients/mailman-rest.js';
 import { SinkClient } from '../../../scripts/lib/clients/sink-client.js';
+import { connect } from 'node:net';
 import { Cluster, KubectlError } from './cluster.js';
 import type { Credentials, E2eConfig } from './config.js';
 
@@ -24,7 +25,7 @@ export class PreflightError extends Error {
         `mailkind e2e preflight failed (context ${config.context}, namespace ${config.namespace}):`,
         ...problems.map((p) => `  - ${p.component}: ${p.message}`),
         '`npm run up` creates the stack (kind cluster and every component); run `npm run e2e` again once it is up.',
-        'To test another cluster set MAILKIND_CONTEXT / MAILKIND_NAMESPACE / MAILKIND_HOST (see README, "The e2e suite").',
+        'To test another cluster set MAILKIND_CONTEXT / MAILKIND_NAMESPACE / MAILKIND_HOST (see docs/e2e.md).',
       ].join('\n'),
     );
   }
@@ -56,6 +57,36 @@ function clusterProblem(e: unknown, c: E2eConfig): Problem {
     return { component: 'cluster', message: `the API server of context ${c.context} does not answer (${gist}); is the kind cluster running (docker ps)?` };
   }
   return { component: 'cluster', message: gist };
+}
+
+/**
+ * Connects to an SMTP port and waits for the 220 greeting (then says QUIT). Resolves with null when
+ * it came, else with why not. Only the greeting: whether the listener relays is for the scenarios.
+ */
+export function probeSmtp(host: string, port: number, timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    let text = '';
+    const socket = connect({ host, port });
+    const done = (problem: string | null): void => {
+      clearTimeout(timer);
+      socket.removeAllListeners('data');
+      if (problem === null) socket.end('QUIT\r\n');
+      else socket.destroy();
+      resolve(problem);
+    };
+    const timer = setTimeout(() => done(`no SMTP greeting from ${host}:${port} within ${timeoutMs} ms`), timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      // a greeting may span several lines ("220-..." then "220 ...")
+      const last = text.split('\r\n').filter(Boolean).pop() ?? '';
+      if (!text.includes('\r\n')) return;
+      if (/^220 /.test(last)) done(null);
+      else if (!/^220-/.test(last)) done(`${host}:${port} greeted with "${last.slice(0, 120)}" instead of 220`);
+    });
+    socket.on('error', (e: Error & { code?: string }) => done(`cannot connect to ${host}:${port} (${e.code ?? e.message})`));
+    socket.on('end', () => done(`${host}:${port} closed the connection before a greeting`));
+  });
 }
 
 export interface PreflightDeps {
@@ -110,7 +141,9 @@ export async function preflight(config: E2eConfig, deps: PreflightDeps = {}): Pr
 
   // 3. credentials: env or secrets file, else the cluster's own Secrets (a remote cluster)
   const fromCluster = async (secret: string): Promise<Credentials | null> => {
-    const [username, password] = await Promise.all([cluster.secretValue(secret, 'username'), cluster.secretValue(secret, 'password')]);
+    // within what is left of the preflight's budget, not kubectl's 20 s default
+    const within = left(3_000);
+    const [username, password] = await Promise.all([cluster.secretValue(secret, 'username', within), cluster.secretValue(secret, 'password', within)]);
     return username && password ? { username, password, source: `Secret ${secret} in the cluster` } : null;
   };
   let kumoAuth = config.kumoAuth;
@@ -150,6 +183,13 @@ export async function preflight(config: E2eConfig, deps: PreflightDeps = {}): Pr
       })
       .catch((e: Error) => ({ component: 'kumomta', message: e.message })),
   ];
+  // the two SMTP listeners answer through their host ports (the scenarios speak SMTP to both)
+  for (const [what, port] of [
+    ['inbound', config.ports.kumoInbound],
+    ['relay', config.ports.kumoRelay],
+  ] as const) {
+    checks.push(probeSmtp(config.smtpHost, port, httpTimeout).then((why) => (why === null ? null : { component: 'kumomta', message: `SMTP ${what} (host port ${port}): ${why}` })));
+  }
   if (config.mailman && mailmanAuth) {
     const auth = mailmanAuth;
     checks.push(

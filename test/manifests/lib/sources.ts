@@ -273,8 +273,3 @@ export function referencedPolicyFiles(source: string, dir: string): string[] {
   return [...new Set([...code.matchAll(new RegExp(`${escaped}/([A-Za-z0-9._-]+)`, 'g'))].map((m) => m[1] ?? ''))].sort();
 }
 
-/** DESIGN.md's host port table: | 8000 | kumomta HTTP (inject API) | -> [8000, ...] */
-export function parseDesignHostPorts(design: string): number[] {
-  const section = sectionOf(design, /^## Host ports/m);
-  return [...section.matchAll(/^\|\s*(\d+)\s*\|/gm)].map((m) => Number(m[1]));
-}

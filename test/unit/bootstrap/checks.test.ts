@@ -3,7 +3,7 @@ import { allChecks, blockers, checkTable, dockerChecks, inotifyCheck, diskCheck,
 import type { DockerInfo } from '../../../scripts/lib/tools/docker.js';
 import { parseDockerInfo } from '../../../scripts/lib/tools/docker.js';
 
-const pins = { kind: { version: 'v0.32.0', minimum: 'v0.27.0' }, kubectl: { version: 'v1.36.1', minimum: 'v1.30.0' }, tilt: { minimum: 'v0.33.0' }, registry: { image: 'registry:3.0.0' } };
+const pins = { kind: { version: 'v0.32.0', minimum: 'v0.27.0' }, kubectl: { version: 'v1.36.1', minimum: 'v1.30.0' }, tilt: { version: 'v0.37.6', minimum: 'v0.37.0' }, registry: { image: 'registry:3.0.0' } };
 const GiB = 1024 ** 3;
 const docker = (mem: number, cpus = 4): DockerInfo => ({ reachable: true, serverVersion: '28.2.2', memTotalBytes: mem, cpus, architecture: 'aarch64', osType: 'linux', operatingSystem: 'Docker Desktop', rootDir: '/var/lib/docker', clientVersion: '28.2.2', imageStore: 'containerd', storageDriver: 'overlayfs' });
 
@@ -32,16 +32,24 @@ describe('doctor checks', () => {
     expect(checks[1]!.fix).toContain('npm run doctor -- --install-tools');
     expect(toolChecks({ kind: 'kind v0.32.0', kubectl: 'v1.32.4-dispatcher', tilt: 'v0.37.6, built 2026-07-28' }, pins, true).every((c) => c.level === 'ok')).toBe(true);
     expect(toolChecks({ kubectl: 'v1.36.1' }, pins, false).map((c) => c.id)).toEqual(['kubectl', 'tilt']);
+    // tilt: missing or older than the Tiltfile's minimum points at the official release --install-tools installs
+    expect(checks[2]!.fix).toBe('`npm run doctor -- --install-tools` (the official v0.37.6 into .mailkind/bin)');
+    const old = toolChecks({ kubectl: 'v1.36.1', tilt: 'v0.36.3, built 2025-11-02' }, pins, false).find((c) => c.id === 'tilt')!;
+    expect(old).toMatchObject({ level: 'warn', detail: "v0.36.3, built 2025-11-02 is older than v0.37.0 (the Tiltfile's minimum)" });
+    expect(old.fix).toContain('--install-tools');
   });
 
   it('a taken port blocks unless this toolkit publishes it', () => {
     const checks = portChecks([
-      { port: 8000, what: 'kumomta HTTP', free: false, ours: false },
+      { port: 8000, what: 'kumomta HTTP', env: 'MAILKIND_PORT_KUMO_HTTP', free: false, ours: false },
       { port: 8025, what: 'sink', free: false, ours: true },
       { port: 2525, what: 'inbound', free: true, ours: false },
     ]);
     expect(checks.map((c) => c.level)).toEqual(['fail', 'ok', 'ok']);
     expect(checks[0]!.fix).toContain('lsof -nP -iTCP:8000 -sTCP:LISTEN');
+    // the fix names the variable that moves the port, not a README section
+    expect(checks[0]!.fix).toContain('`MAILKIND_PORT_KUMO_HTTP=<free port> npm run up`');
+    expect(checks[0]!.fix).not.toContain('README');
   });
 
   it('inotify limits only on Linux; disk thresholds', () => {

@@ -9,7 +9,7 @@ import { statusRows, statusTable } from '../../../scripts/lib/lifecycle/status-m
 import { resolveSettings } from '../../../scripts/lib/config/settings.js';
 import { leftoverRefs, upSteps } from '../../../scripts/lib/lifecycle/up-steps.js';
 import { formatDuration, runSteps, Skip, timingTable, type Step } from '../../../scripts/lib/lifecycle/steps.js';
-import { endpoints } from '../../../scripts/lib/lifecycle/summary.js';
+import { endpoints, externalAccess } from '../../../scripts/lib/lifecycle/summary.js';
 import { formatFailure, UserError } from '../../../scripts/lib/cli/errors.js';
 import { CommandError } from '../../../scripts/lib/tools/runner.js';
 
@@ -160,6 +160,50 @@ describe('status rows', () => {
     expect(rows[0]!.endpoints).toEqual(['http://127.0.0.1:8000/api/inject/v1', 'smtp://127.0.0.1:2525', 'smtp://127.0.0.1:2587']);
     expect(rows[1]).toMatchObject({ component: 'kumomta-tsa', restarts: 1, warnings: ['Unhealthy: tsa probe'] });
     expect(statusTable(rows).join('\n')).toMatch(/^kumomta\s+1\/2\s+3\s+http:\/\/127\.0\.0\.1:8000\/api\/inject\/v1$/m);
+  });
+
+  it('keeps only current warnings: not from before a pod became Ready, not of an earlier pod of that name', () => {
+    const now = Date.parse('2026-11-22T12:00:00Z');
+    const ready = (uid: string, at: string) => ({ uid, conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: at }] });
+    const pod = (name: string, app: string, r: ReturnType<typeof ready>) => ({
+      metadata: { name, uid: r.uid, labels: { 'app.kubernetes.io/name': app } },
+      status: { conditions: r.conditions, containerStatuses: [{ restartCount: 0 }] },
+    });
+    const warn = (reason: string, kind: string, name: string, at: string, uid?: string) => ({ type: 'Warning', reason, message: reason, involvedObject: { kind, name, uid }, lastTimestamp: at });
+    const rows = statusRows(
+      [
+        { kind: 'StatefulSet', metadata: { name: 'postgres' }, spec: { replicas: 1 }, status: { readyReplicas: 1 } },
+        { kind: 'Deployment', metadata: { name: 'smtp-sink' }, spec: { replicas: 1 }, status: { readyReplicas: 1 } },
+      ],
+      [pod('postgres-0', 'postgres', ready('u-pg', '2026-11-22T11:50:00Z')), pod('smtp-sink-6d4cf-abcde', 'smtp-sink', ready('u-sink', '2026-11-22T11:50:00Z'))],
+      [
+        warn('FailedScheduling', 'Pod', 'postgres-0', '2026-11-22T11:49:58Z', 'u-pg'),
+        warn('ClaimLost', 'PersistentVolumeClaim', 'data-postgres-0', '2026-11-22T11:49:00Z'),
+        warn('BackOff', 'Pod', 'postgres-0', '2026-11-22T11:55:00Z', 'u-an-earlier-pod'),
+        warn('Unhealthy', 'Pod', 'postgres-0', '2026-11-22T11:56:00Z', 'u-pg'),
+        warn('FailedCreate', 'ReplicaSet', 'smtp-sink-6d4cf', '2026-11-22T11:58:00Z'),
+        warn('Gone', 'Pod', 'smtp-sink-6d4cf-zzzzz', '2026-11-22T11:59:00Z'),
+      ],
+      settings,
+      now,
+    );
+    expect(rows.map((r) => [r.component, r.warnings])).toEqual([
+      ['postgres', ['Unhealthy: Unhealthy']],
+      ['smtp-sink', ['FailedCreate: FailedCreate']],
+    ]);
+  });
+
+  it('a cluster mailkind did not create: NodePorts and port-forward commands, no loopback URL before them', () => {
+    const external = resolveSettings({}, { context: 'prod', namespace: 'mk' });
+    const lines = externalAccess(external);
+    const forward = lines.findIndex((l) => l.includes('forward the ports'));
+    expect(lines.slice(0, forward).join('\n')).not.toContain('127.0.0.1');
+    expect(lines).toContain('    kubectl --context prod --namespace mk port-forward service/kumomta-nodeport 8000:8000 2525:2525 2587:2587');
+    expect(lines).toContain('    kubectl --context prod --namespace mk port-forward service/mailman-web-nodeport 8080:8000');
+    expect(lines.some((l) => /mailman-core REST\s+<node address>:30801/.test(l))).toBe(true);
+    const minimal = externalAccess({ ...external, profile: 'minimal' }).join('\n');
+    expect(minimal).not.toContain('mailman');
+    expect(statusRows([{ kind: 'Deployment', metadata: { name: 'smtp-sink' } }], [], [], { ...external, external: true })[0]!.endpoints).toEqual(['service/smtp-sink-nodeport:8025 (NodePort 30825)']);
   });
 
   it('the minimal profile has no Mailman endpoints', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveSettings, SettingsError } from '../../../scripts/lib/config/settings.js';
 
 describe('resolveSettings: defaults <- env <- flags', () => {
-  it('has the DESIGN.md names, ports and paths by default', () => {
+  it('has the docs/contract.md names, ports and paths by default', () => {
     const s = resolveSettings({}, {}, '/repo');
     expect(s).toMatchObject({ cluster: 'mailkind', context: 'kind-mailkind', namespace: 'mailkind', profile: 'full', external: false, host: '127.0.0.1' });
     expect(s.ports).toEqual({ kumoHttp: 8000, kumoInbound: 2525, kumoRelay: 2587, sinkHttp: 8025, mailmanRest: 8001, mailmanWeb: 8080 });

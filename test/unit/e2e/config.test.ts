@@ -19,7 +19,7 @@ function configError(fn: () => unknown): E2eConfigError {
 }
 
 describe('resolveE2eConfig', () => {
-  it('defaults: DESIGN.md names and host ports, credentials from the secrets file', () => {
+  it('defaults: docs/contract.md names and host ports, credentials from the secrets file', () => {
     const c = resolveE2eConfig({}, fileWith(serializeSecretsFile(secrets)));
     expect(c).toMatchObject({
       context: 'kind-mailkind',
@@ -100,5 +100,9 @@ describe('resolveE2eConfig', () => {
     expect(text).not.toContain(secrets['kumomta-http'].password);
     expect(text).not.toContain(secrets['mailman-rest'].password);
     expect(describeConfig(resolveE2eConfig({ MAILKIND_PROFILE: 'minimal' }, noFile))).toContain('Mailman: not in this profile');
+    // no credentials yet: say where they will come from instead of a bare "(none)"
+    const bare = describeConfig(resolveE2eConfig({}, noFile));
+    expect(bare).not.toContain('(none)');
+    expect(bare).toMatch(/KumoMTA \S+ \(credentials: none in the environment or \S+secrets\.json, read from Secret kumomta-http at preflight\)/);
   });
 });

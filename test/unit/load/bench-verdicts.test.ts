@@ -51,6 +51,14 @@ describe('load benchmark verdicts', () => {
     expect(s.checksOk).toBe(true);
   });
 
+  it('--quick shows the ratios but judges no target', () => {
+    const slow = good.map((r) => (r.server === 'postfix' && r.client === 'load' && r.round > 0 ? { ...r, ms: r.ms * 2 } : r));
+    const s = summarizeLoadBench(slow, names, { quick: true });
+    expect(s.verdicts.find((v) => v.id === 'ratio-postfix')).toMatchObject({ pass: false, skipped: expect.stringContaining('--quick') as string });
+    expect(s.ok).toBe(true);
+    expect(formatLoadVerdicts(s.verdicts)).toMatch(/^SKIP {2}against .*\[not judged: --quick/m);
+  });
+
   it('a failed run or a sink count off by one fails a check (the numbers cannot be trusted)', () => {
     const broken = [...good, run('ours', 'load', 4, 10_000, { error: 'accepted 39999 of 40000, 1 error(s)' }), run('ours', 'smtp-source', 4, 8_000, { serverAccepted: 39_999 })];
     const s = summarizeLoadBench(broken, names);

@@ -15,7 +15,7 @@ function parse(argv: string[], env: Record<string, string> = {}) {
 }
 
 describe('sink CLI', () => {
-  it('defaults to DESIGN.md ports on loopback', () => {
+  it('defaults to docs/contract.md ports on loopback', () => {
     expect(parse([])).toEqual(DEFAULT_CONFIG);
   });
   it('takes flags', () => {

@@ -1,7 +1,7 @@
 --[[
 mailkind: the kumod policy (target release KumoMTA 2026.06.23-f3af1cd0).
 
-What it sets up (DESIGN.md "Mail flows", manifests/README.md):
+What it sets up (docs/contract.md "Mail flows", manifests/README.md):
   spool       LocalDisk data + meta under /var/spool/kumomta (the per-pod PVC)
   logs        zstd segments in /var/log/kumomta, and one JSON line per log record on stdout
   HTTP 8000   POST /api/inject/v1 needs basic auth (KUMO_HTTP_USER / KUMO_HTTP_PASSWORD);
@@ -14,6 +14,7 @@ What it sets up (DESIGN.md "Mail flows", manifests/README.md):
               every other domain  -> smtp-sink.<ns>.svc.cluster.local:2525, STARTTLS without
                                      certificate checks (OpportunisticInsecure)
   retries     first retry after 5 s, then every 10 s; a message expires after 5 minutes
+              (SkipList queues, so these hold to the second; see QUEUE_STRATEGY)
   throttle    throttled.mailkind.test: at most 10 messages/s across all kumod replicas
               (scheduled-queue max_message_rate, shared through Dragonfly; burst 10)
   shaping     publishes to every TSA pod, subscribes through the kumomta-tsa Service
@@ -140,6 +141,15 @@ local THROTTLED_RATE = '10/s'
 local RETRY_INTERVAL = '5s'
 local MAX_RETRY_INTERVAL = '10s'
 local MAX_AGE = '5 minutes'
+-- The scheduled queues' strategy (docs/reference/kumo/make_queue_config/strategy.md). The default,
+-- SingletonTimerWheel, is one wheel for all queues that kumod pops every 3 s and whose clock moves
+-- only when popped (crates/kumod/src/queue/strategy.rs, maintainer.rs run_singleton_wheel_v1,
+-- crates/timeq), so a retry due after 5 s comes 3-6 s after the failure and the second about 12 s
+-- after. SkipList keeps each queue's messages ordered by due time (whole seconds) and its maintainer
+-- sleeps until the first one is due or a sooner one arrives (maintainer.rs), so retries and throttle
+-- delays land on the second the policy says. That costs a task per queue: fine for a development
+-- stack with a handful of destination domains, not what upstream recommends for millions of queues.
+local QUEUE_STRATEGY = 'SkipList'
 
 -- mx_list entries may carry a port since 2025.10.06 (docs/reference/kumo/make_queue_config/protocol.md)
 local MAILMAN_LMTP = fqdn('mailman-core') .. ':8024'
@@ -217,12 +227,26 @@ kumo.on('init', function()
   kumo.define_spool { name = 'data', path = '/var/spool/kumomta/data', kind = 'LocalDisk' }
   kumo.define_spool { name = 'meta', path = '/var/spool/kumomta/meta', kind = 'LocalDisk' }
 
-  -- short segments, so a finished segment can be read (tailer) soon after the traffic
-  kumo.configure_local_logs { log_dir = '/var/log/kumomta', max_segment_duration = '10s' }
+  -- short segments, so a finished segment can be read (tailer) soon after the traffic. kumod never
+  -- deletes segments: the pod's log-pruner container keeps the directory within its budget, and
+  -- max_file_size (bytes, LogFileParams in crates/kumod/src/logging/files.rs; default 1 GB) keeps
+  -- one segment far below that budget.
+  kumo.configure_local_logs {
+    log_dir = '/var/log/kumomta',
+    max_segment_duration = '10s',
+    max_file_size = 16 * 1024 * 1024,
+  }
 
   -- shared throttles and connection limits (docs/reference/kumo/configure_redis_throttles.md);
-  -- Dragonfly serves CL.THROTTLE, and kumod falls back to a Lua GCRA without it
-  kumo.configure_redis_throttles { node = DRAGONFLY_URL }
+  -- Dragonfly serves CL.THROTTLE, and kumod falls back to a Lua GCRA without it.
+  -- This call PINGs Dragonfly even under `kumod --validate` (crates/kumo-server-common/src/lib.rs
+  -- configure_redis_throttles has no validation-mode check), so skip it there: kumod sets the global
+  -- _VALIDATING_CONFIG only in that mode (crates/config/src/lib.rs load_config), and `npm run
+  -- validate` runs without a network. In the pod, the wait-for-dragonfly init container has already
+  -- seen Dragonfly answer.
+  if not _VALIDATING_CONFIG then
+    kumo.configure_redis_throttles { node = DRAGONFLY_URL }
+  end
 
   -- log hooks and subscriber tasks for TSA (assets/policy-extras/shaping.lua: call in init),
   -- before any listener takes traffic
@@ -232,8 +256,13 @@ kumo.on('init', function()
   -- docs/reference/kumo/start_esmtp_listener/meta.md) and is copied to each message
   kumo.start_esmtp_listener {
     listen = '0.0.0.0:2525',
-    -- nobody relays here: only get_listener_domain's relay_to opens lists.mailkind.test
-    relay_hosts = {},
+    -- Only loopback may relay here (kumod's default, spelled out); from anywhere else only
+    -- get_listener_domain's relay_to opens lists.mailkind.test, and smtp_server_rcpt_to refuses
+    -- any other recipient even from loopback. Never `{}`: EsmtpListenerParams flattens its
+    -- options (crates/kumod/src/smtp_server.rs), so serde reads them through deserialize_any, where
+    -- mlua makes an empty table a map, and CidrSet wants a sequence: kumod refuses to start with
+    -- "invalid type: map, expected a sequence".
+    relay_hosts = LOOPBACK,
     meta = { x_mailkind_listener = 'inbound' },
   }
   kumo.start_esmtp_listener {
@@ -270,6 +299,7 @@ kumo.on('get_queue_config', function(domain, _tenant, _campaign, routing_domain)
     retry_interval = RETRY_INTERVAL,
     max_retry_interval = MAX_RETRY_INTERVAL,
     max_age = MAX_AGE,
+    strategy = QUEUE_STRATEGY,
   }
   if destination == LIST_DOMAIN then
     params.protocol = { smtp = { mx_list = { MAILMAN_LMTP } } }

@@ -1,4 +1,4 @@
-// The HTTP API of DESIGN.md ("The sink's interface") and the dashboard. node:http and a route table:
+// The HTTP API of docs/contract.md ("The sink's API") and the dashboard. node:http and a route table:
 // a dozen routes do not need a framework, and the sink stays one small dependency-light process.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
@@ -195,7 +195,7 @@ export function createHttpServer(deps: HttpDeps): Server {
       return json(res, 405, { error: `${req.method} is not allowed on ${url.pathname}; use ${allowed.join(' or ')}` });
     }
     if (method === 'GET' && serveStatic(url.pathname, res)) return;
-    json(res, 404, { error: `no route ${req.method} ${url.pathname}; see GET / for the dashboard and the README for the API` });
+    json(res, 404, { error: `no route ${req.method} ${url.pathname}; see GET / for the dashboard and docs/sink-api.md for the API` });
   });
 }
 

@@ -1,4 +1,4 @@
-// The SMTP side: smtp-server configured as DESIGN.md asks, with handlers that ask the fault engine
+// The SMTP side: smtp-server configured as docs/contract.md asks, with handlers that ask the fault engine
 // what to do with each attempt and record what happened. Every refusal is an SMTP reply, never a throw.
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { SinkConfig } from '../config.js';

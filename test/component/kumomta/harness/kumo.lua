@@ -19,6 +19,21 @@ local json = require 'json' -- harness/json.lua (the runner puts it in package.l
 
 local M = {}
 
+-- The KumoMTA release every name, signature, option list and enum below was read from. The test
+-- (policy.test.ts) fails when manifests/base/kustomization.yaml pins another tag: re-read the
+-- structs cited here at the new tag, update them, then this line.
+M.KUMOMTA_TAG = '2026.06.23-f3af1cd0'
+
+-- Where the pod's paths live in the repository (set by run.lua): the ConfigMap mounted at
+-- /opt/kumomta/etc/policy holds the files of manifests/base/policy/kumomta/.
+M.POD_POLICY_DIR = '/opt/kumomta/etc/policy/'
+M.policy_dir = nil
+-- files the image ships that the policy may name (assets/install.sh installs policy-extras/ and
+-- the bundled shaping data under /opt/kumomta/share)
+M.IMAGE_FILES = {
+  ['/opt/kumomta/share/policy-extras/shaping.toml'] = true,
+}
+
 -------------------------------------------------------------------------------
 -- documented names (ls docs/reference/kumo/, docs/reference/events/ at the tag)
 
@@ -73,7 +88,7 @@ smtp_client_rewrite_delivery_status smtp_server_auth_plain smtp_server_connectio
 smtp_server_data smtp_server_ehlo smtp_server_get_dynamic_parameters smtp_server_mail_from
 smtp_server_message_deferred_inject smtp_server_message_received smtp_server_rcpt_to
 smtp_server_rewrite_response smtp_server_split_transaction spool_message_enumerated
-throttle_insert_ready_queue xfer_message_received
+throttle_insert_ready_queue xfer_message_received validate_config
 ]]):gmatch('%S+') do
   KUMOD_EVENTS[name] = true
 end
@@ -269,29 +284,54 @@ function T.min_free(v, where)
   fail('%s: %q is not a percentage string or a number', where, tostring(v))
 end
 
--- KeySource: a path string, or a table such as {key_data=...} or a vault reference (docs/reference/keysource.md)
+-- KeySource: a path string, or a table such as {key_data=...} or a vault reference
+-- (docs/reference/keysource.md). A path is read when the listener or connection needs the key, so
+-- it must be a file the pod has.
 function T.keysource(v, where)
-  if type(v) ~= 'string' and type(v) ~= 'table' then
+  if type(v) == 'string' then
+    T.file(v, where)
+    return
+  end
+  if type(v) ~= 'table' then
     fail('%s: expected a path or a key source table', where)
   end
 end
 
-function T.list(item)
-  return function(v, where)
-    if not is_list(v) then
-      fail('%s: expected a list', where)
+-- How kumod turns a Lua value into a Rust sequence (config::from_lua_value -> mlua's serde
+-- Deserializer). A Lua table is a sequence when it has array items; an EMPTY table is read as a
+-- sequence only when serde asks for one directly (deserialize_seq). Where serde first buffers the
+-- value through deserialize_any -- every field of a struct with a #[serde(flatten)] member, and the
+-- variants of an #[serde(untagged)] enum -- mlua answers with a map for an empty table, and the
+-- sequence type then refuses it with serde's "invalid type: map, expected a sequence".
+-- ctx.buffered marks that situation; it is inherited by everything nested below.
+local function check_sequence(v, where, ctx)
+  if type(v) ~= 'table' then
+    fail('%s: invalid type: %s, expected a sequence', where, type(v) == 'string' and 'string' or type(v))
+  end
+  if next(v) == nil then
+    if ctx and ctx.buffered then
+      fail('%s: invalid type: map, expected a sequence', where)
     end
+    return
+  end
+  if not is_list(v) then
+    fail('%s: invalid type: map, expected a sequence', where)
+  end
+end
+
+function T.list(item)
+  return function(v, where, ctx)
+    check_sequence(v, where, ctx)
     for i, x in ipairs(v) do
-      item(x, string.format('%s[%d]', where, i))
+      item(x, string.format('%s[%d]', where, i), ctx)
     end
   end
 end
 T.string_list = T.list(T.string)
 
-function T.cidr_list(v, where)
-  if not is_list(v) then
-    fail('%s: expected a list of IPs/CIDRs', where)
-  end
+-- crates/cidr-map/src/set.rs CidrSet: #[serde(try_from = "Vec<String>")], so a sequence first
+function T.cidr_list(v, where, ctx)
+  check_sequence(v, where, ctx)
   for i, x in ipairs(v) do
     if not valid_cidr(x) then
       fail('%s[%d]: %q is not a valid (strict) IP or CIDR', where, i, tostring(x))
@@ -299,24 +339,56 @@ function T.cidr_list(v, where)
   end
 end
 
+-- a Rust enum of unit variants: serde wants one variant name exactly (case-sensitive)
 function T.enum(values)
   local set = {}
   for _, x in ipairs(values) do
     set[x] = true
   end
   return function(v, where)
-    if not set[v] then
-      fail('%s: %q is not one of %s', where, tostring(v), table.concat(values, ', '))
+    if type(v) ~= 'string' then
+      fail('%s: invalid type: %s, expected one of %s', where, type(v), table.concat(values, ', '))
     end
+    if not set[v] then
+      fail('%s: unknown variant `%s`, expected one of %s', where, tostring(v), table.concat(values, ', '))
+    end
+  end
+end
+
+-- a path kumod reads: it must exist where the pod (or the image) has it
+function M.pod_file(path)
+  if type(path) ~= 'string' then
+    return nil
+  end
+  if M.IMAGE_FILES[path] then
+    return path
+  end
+  if M.policy_dir and path:sub(1, #M.POD_POLICY_DIR) == M.POD_POLICY_DIR then
+    local local_path = M.policy_dir .. path:sub(#M.POD_POLICY_DIR + 1)
+    local f = io.open(local_path, 'r')
+    if f then
+      f:close()
+      return local_path
+    end
+  end
+  return nil
+end
+
+function T.file(v, where)
+  if type(v) ~= 'string' then
+    fail('%s: expected a file path', where)
+  end
+  if not M.pod_file(v) then
+    fail('%s: %q is not a file the pod has (only %s* from manifests/base/policy/kumomta/ and the image\'s bundled files)', where, v, M.POD_POLICY_DIR)
   end
 end
 
 function T.any_of(...)
   local choices = { ... }
-  return function(v, where)
+  return function(v, where, ctx)
     local errors = {}
     for _, c in ipairs(choices) do
-      local ok, err = pcall(c, v, where)
+      local ok, err = pcall(c, v, where, ctx)
       if ok then
         return
       end
@@ -333,16 +405,21 @@ function T.listen(v, where)
   end
 end
 
+-- a HashMap/OrderMap with string keys: an empty table is fine either way; array items are a
+-- sequence to serde ("invalid type: sequence, expected a map")
 function T.map_of(value_check)
-  return function(v, where)
+  return function(v, where, ctx)
     if type(v) ~= 'table' then
       fail('%s: expected a table', where)
+    end
+    if next(v) ~= nil and is_list(v) then
+      fail('%s: invalid type: sequence, expected a map', where)
     end
     for k, x in pairs(v) do
       if type(k) ~= 'string' then
         fail('%s: keys must be strings', where)
       end
-      value_check(x, where .. '.' .. k)
+      value_check(x, where .. '.' .. k, ctx)
     end
   end
 end
@@ -358,10 +435,22 @@ local function sorted_keys(t)
   return keys
 end
 
--- check an options table against a schema { option = validator, __required = {...} }
-function M.check_options(where, schema, params)
+-- Convert an options table the way serde derives a struct from it. Schema keys:
+--   __flatten = true     the struct has a #[serde(flatten)] member: every field is buffered
+--                        (see check_sequence), and so is everything nested in it
+--   __ignore_unknown = true  no #[serde(deny_unknown_fields)]: unknown keys are silently dropped
+--                        (recorded in M.ignored so a test can show it); otherwise refused
+--   __required = {...}   fields without #[serde(default)]
+function M.check_options(where, schema, params, ctx)
   if type(params) ~= 'table' then
     fail('%s: expected a table of options, got %s', where, type(params))
+  end
+  if next(params) ~= nil and is_list(params) then
+    fail('%s: invalid type: sequence, expected a struct', where)
+  end
+  local inner = ctx
+  if schema.__flatten and not (ctx and ctx.buffered) then
+    inner = { buffered = true }
   end
   for key, value in pairs(params) do
     if type(key) ~= 'string' then
@@ -369,9 +458,14 @@ function M.check_options(where, schema, params)
     end
     local check = schema[key]
     if check == nil or key:sub(1, 2) == '__' then
-      fail("%s: unknown option '%s' (allowed: %s)", where, key, table.concat(sorted_keys(schema), ', '))
+      if schema.__ignore_unknown then
+        M.ignored[#M.ignored + 1] = where .. ': ' .. key
+      else
+        fail("%s: unknown field `%s` (allowed: %s)", where, key, table.concat(sorted_keys(schema), ', '))
+      end
+    else
+      check(value, string.format('%s: option %s', where, key), inner)
     end
-    check(value, string.format('%s: option %s', where, key))
   end
   for _, key in ipairs(schema.__required or {}) do
     if params[key] == nil then
@@ -380,9 +474,11 @@ function M.check_options(where, schema, params)
   end
 end
 
+M.ignored = {}
+
 function T.options(where, schema)
-  return function(v, _where)
-    M.check_options(where, schema, v)
+  return function(v, _where, ctx)
+    M.check_options(where, schema, v, ctx)
   end
 end
 
@@ -428,8 +524,9 @@ S.esmtp_generic = {
 S.esmtp_generic.peer = T.map_of(T.options('peer entry', S.esmtp_generic))
 S.esmtp_generic.via = T.map_of(T.options('via entry', S.esmtp_generic))
 
--- EsmtpListenerParams = listen + max_connections + the generic ones (flattened)
-S.esmtp_listener = { listen = T.listen, max_connections = T.integer }
+-- EsmtpListenerParams (deny_unknown_fields) = listen + max_connections + the generic ones through
+-- #[serde(flatten)]: every option is buffered, so an empty table is a map (relay_hosts = {} fails)
+S.esmtp_listener = { listen = T.listen, max_connections = T.integer, __flatten = true }
 for k, v in pairs(S.esmtp_generic) do
   S.esmtp_listener[k] = v
 end
@@ -448,10 +545,11 @@ S.http_listener = {
 
 -- crates/kumod/src/spool.rs DefineSpoolParams; docs/reference/kumo/define_spool/*.md
 -- (name is any string upstream; kumod stores in the spools named "data" and "meta" only)
+-- (deny_unknown_fields; SpoolKind in the same file)
 S.define_spool = {
   name = T.enum { 'data', 'meta' },
   path = T.string,
-  kind = T.enum { 'LocalDisk', 'RocksDB' },
+  kind = T.enum { 'LocalDisk', 'RocksDB', 'Memory' },
   flush = T.boolean,
   rocks_params = T.table,
   min_free_space = T.min_free,
@@ -476,10 +574,15 @@ S.local_logs = {
   __required = { 'log_dir' },
 }
 
--- crates/mod-redis/src/lib.rs RedisConnKey; docs/reference/redis/open.md
--- (docs/reference/kumo/configure_redis_throttles.md: "PARAMS behaves exactly as ... redis.open")
+-- crates/mod-redis/src/lib.rs RedisConnKey (NO deny_unknown_fields: a misspelt option is silently
+-- ignored by kumod, and so here, recorded in `ignored_options`); docs/reference/redis/open.md
+-- (docs/reference/kumo/configure_redis_throttles.md: "PARAMS behaves exactly as ... redis.open").
+-- node is NodeSpec, #[serde(untagged)]: a string or a non-empty list
 S.redis = {
-  node = T.any_of(T.string, T.string_list),
+  __ignore_unknown = true,
+  node = function(v, where)
+    T.any_of(T.string, T.string_list)(v, where, { buffered = true })
+  end,
   read_from_replicas = T.boolean,
   username = T.string,
   password = T.string,
@@ -508,28 +611,34 @@ local function mx_entry(v, where)
   end
 end
 
--- crates/kumod/src/queue/delivery_proto.rs DeliveryProto (untagged): exactly one shape
+-- crates/kumod/src/queue/delivery_proto.rs DeliveryProto (untagged): exactly one shape, and serde
+-- buffers the value to try each variant, so everything inside is read through deserialize_any
+local BUFFERED = { buffered = true }
 local function protocol(v, where)
   if type(v) ~= 'table' then
     fail('%s: expected a table', where)
   end
   if v.smtp ~= nil then
-    M.check_options(where, { smtp = T.options('protocol.smtp', { mx_list = T.list(mx_entry) }) }, v)
+    M.check_options(where, { smtp = T.options('protocol.smtp', { mx_list = T.list(mx_entry) }) }, v, BUFFERED)
   elseif v.maildir_path ~= nil then
-    M.check_options(where, { maildir_path = T.string, dir_mode = T.integer, file_mode = T.integer }, v)
+    M.check_options(where, { maildir_path = T.string, dir_mode = T.integer, file_mode = T.integer }, v, BUFFERED)
   elseif v.custom_lua ~= nil then
     M.check_options(where, {
       custom_lua = T.options('protocol.custom_lua', { constructor = T.string, __required = { 'constructor' } }),
-    }, v)
+    }, v, BUFFERED)
   elseif v.xfer ~= nil then
-    M.check_options(where, { xfer = T.table }, v)
+    M.check_options(where, { xfer = T.table }, v, BUFFERED)
   else
     fail('%s: expected one of smtp, maildir_path, custom_lua or xfer; got keys %s', where,
       table.concat(sorted_keys(v), ', '))
   end
 end
 
--- crates/kumod/src/queue/config.rs QueueConfig; docs/reference/kumo/make_queue_config/*.md
+-- crates/kumo-api-types/src/egress_path.rs enums
+local MEMORY_REDUCTION = T.enum { 'ShrinkDataAndMeta', 'ShrinkData', 'NoShrink' }
+local WAKEUP = T.enum { 'Aggressive', 'Relaxed' }
+-- crates/kumod/src/queue/config.rs QueueConfig (deny_unknown_fields, no flatten);
+-- docs/reference/kumo/make_queue_config/*.md
 -- (provider_name is in the struct, not in the docs)
 S.queue_config = {
   retry_interval = T.duration,
@@ -541,10 +650,16 @@ S.queue_config = {
   reap_interval = T.duration,
   refresh_interval = T.duration,
   timerwheel_tick_interval = T.duration,
-  strategy = T.string,
+  -- crates/kumod/src/queue/strategy.rs QueueStrategy
+  strategy = T.enum { 'TimerWheel', 'SkipList', 'SingletonTimerWheel', 'SingletonTimerWheelV2' },
   refresh_strategy = T.enum { 'Ttl', 'Epoch' },
   provider_name = T.string,
-  shrink_policy = T.table,
+  -- Vec<QueueShrinkPolicy> (deny_unknown_fields): { interval = duration, policy = MemoryReductionPolicy }
+  shrink_policy = T.list(T.options('shrink_policy entry', {
+    interval = T.duration,
+    policy = MEMORY_REDUCTION,
+    __required = { 'interval', 'policy' },
+  })),
 }
 
 -- crates/kumo-api-types/src/egress_path.rs EgressPathConfig (deny_unknown_fields) with the
@@ -552,6 +667,7 @@ S.queue_config = {
 -- docs/reference/kumo/make_egress_path/*.md (aggressive_connection_opening, readyq_pool_name and
 -- auth_timeout are in the structs only)
 S.egress_path = {
+  __flatten = true,
   connection_limit = T.limit,
   additional_connection_limits = T.map_of(T.limit),
   enable_tls = T.enum { 'Opportunistic', 'OpportunisticInsecure', 'Required', 'RequiredInsecure', 'Disabled' },
@@ -582,22 +698,24 @@ S.egress_path = {
   max_recipients_per_batch = T.integer,
   prohibited_hosts = T.cidr_list,
   skip_hosts = T.cidr_list,
-  ip_lookup_strategy = T.string,
+  -- crates/dns-resolver/src/lib.rs IpLookupStrategy
+  ip_lookup_strategy = T.enum { 'Ipv4Only', 'Ipv6Only', 'Ipv4AndIpv6', 'Ipv6ThenIpv4', 'Ipv4ThenIpv6' },
   ehlo_domain = T.string,
   aggressive_connection_opening = T.boolean,
   refresh_interval = T.duration,
   refresh_strategy = T.enum { 'Ttl', 'Epoch' },
-  dispatcher_wakeup_strategy = T.string,
-  maintainer_wakeup_strategy = T.string,
+  dispatcher_wakeup_strategy = WAKEUP,
+  maintainer_wakeup_strategy = WAKEUP,
   provider_name = T.string,
   remember_broken_tls = T.duration,
   opportunistic_tls_reconnect_on_failed_handshake = T.boolean,
   use_lmtp = T.boolean,
-  reconnect_strategy = T.string,
+  reconnect_strategy = T.enum { 'TerminateSession', 'ReconnectSameHost', 'ConnectNextHost' },
   readyq_pool_name = T.string,
-  low_memory_reduction_policy = T.string,
-  no_memory_reduction_policy = T.string,
+  low_memory_reduction_policy = MEMORY_REDUCTION,
+  no_memory_reduction_policy = MEMORY_REDUCTION,
   try_next_host_on_transport_error = T.boolean,
+  ignore_8bit_checks = T.boolean,
   connect_timeout = T.duration,
   banner_timeout = T.duration,
   ehlo_timeout = T.duration,
@@ -622,7 +740,8 @@ S.listener_domain = {
   ttl = T.duration,
 }
 
--- docs/reference/kumo/memoize.md ("all of which are required" for the first three)
+-- crates/mod-memoize/src/lib.rs MemoizeParams (deny_unknown_fields); docs/reference/kumo/memoize.md
+-- ("all of which are required" for the first three)
 S.memoize = {
   name = T.string,
   ttl = T.duration,
@@ -634,6 +753,7 @@ S.memoize = {
   __required = { 'name', 'ttl', 'capacity' },
 }
 
+-- crates/kumo-api-types/src/shaping.rs ShapingMergeOptions (deny_unknown_fields), CheckLevel;
 -- docs/reference/kumo.shaping/load.md "Options Parameter"
 local severity = T.enum { 'Ignore', 'Warn', 'Error' }
 S.shaping_load = {
@@ -700,10 +820,12 @@ function M.new(mode)
     redis_throttles = {},
     memoized = {},
     shaping_loads = {},
+    remote_shaping_urls = {},
     logs = {},
     tsa_db_path = nil,
     tsa_http_listeners = {},
     init_calls = {}, -- order of the configuring calls made during init
+    driven = {}, -- events fired at least once
   }
   local events = mode == 'tsa' and TSA_EVENTS or KUMOD_EVENTS
   local init_event = mode == 'tsa' and 'tsa_init' or 'init'
@@ -759,6 +881,7 @@ function M.new(mode)
     if not list then
       return nil, false
     end
+    state.driven[name] = true
     local previous = state.phase
     state.phase = name
     local results
@@ -873,12 +996,27 @@ function M.new(mode)
     if options ~= nil then
       M.check_options('kumo.shaping.load', S.shaping_load, options)
     end
-    table.insert(state.shaping_loads, { paths = copy(paths), options = copy(options) })
+    -- crates/kumo-api-types/src/shaping.rs Shaping::merge_files: a local file that cannot be read
+    -- is a local_load problem (an Error by default), a URL is fetched unless skip_remote. The
+    -- stand-in checks that each local file exists where the pod has it; parsing its TOML is the
+    -- test's job (policy.test.ts, against the documented format).
+    local errors = {}
+    local level = (options and options.local_load) or 'Error'
+    for _, path in ipairs(paths) do
+      if path:match('^https?://') then
+        if not (options and options.skip_remote) then
+          state.remote_shaping_urls[#state.remote_shaping_urls + 1] = path
+        end
+      elseif not M.pod_file(path) and level ~= 'Ignore' then
+        errors[#errors + 1] = string.format('%s: not a file the pod has', path)
+      end
+    end
+    table.insert(state.shaping_loads, { paths = copy(paths), options = copy(options), errors = copy(errors) })
     return M.strict('Shaping', {
       __standin = 'Shaping',
       paths = copy(paths),
       get_errors = function()
-        return {}
+        return copy(errors)
       end,
       get_warnings = function()
         return {}

@@ -255,6 +255,29 @@ function M.new(kumo, state, harness)
     state.register_custom('log_disposition_' .. options.name, options.hook)
   end
 
+  -- upstream registers a validate_config handler when the module is required (shaping.lua, end of
+  -- file): under `kumod --validate` it loads every configured shaping file with the validation
+  -- options (skip_remote unless told otherwise) and fails validation on any error
+  local validate_registered = false
+  function shaping.__on_require()
+    if validate_registered then
+      return
+    end
+    validate_registered = true
+    kumo.on('validate_config', function()
+      if not state.shaping then
+        return
+      end
+      local options = state.shaping.options.validation_options
+        or { local_load = 'Error', remote_load = 'Ignore', skip_remote = true }
+      local result = kumo.shaping.load(state.shaping.files, options)
+      for _, err in ipairs(result.get_errors()) do
+        state.validation_errors[#state.validation_errors + 1] = err
+      end
+    end)
+  end
+  state.validation_errors = {}
+
   local function module(name, fields)
     return setmetatable(fields, {
       __index = function(_, key)

@@ -18,6 +18,10 @@ kumod cases (each may repeat):
   --log-record TYPE RECIPIENT       every disposition hook, with a fake log record
   --shaping-param KEY VALUE         a value the shaping stand-in returns as if from shaping.toml/TSA
   --conformance-result TEXT         what message:check_fix_conformance returns in later cases
+  --validating                      run as under `kumod --validate` (_VALIDATING_CONFIG = true)
+
+Every registered handler runs at least once (a default input for events no case fires); a handler
+for an event the runner cannot drive fails the run, as does an error in a default drive.
 
 Exit status 0 with "ok": true; 1 with "ok": false when loading or an init event fails; 2 on bad usage.
 ]]
@@ -36,8 +40,12 @@ end
 local kumo, tsa, state = standin.new(mode)
 state.stdout = {}
 
--- the policy can require only these
-package.path, package.cpath = '', ''
+-- the pod's /opt/kumomta/etc/policy is the policy file's directory (the ConfigMap)
+standin.policy_dir = policy_path:match('^(.*[/\\])') or './'
+
+-- kumod prefixes package.path with /opt/kumomta/etc/policy/?.lua (crates/config/src/lib.rs), so
+-- the policy may require its sibling files; besides those, only the modules below exist
+package.path, package.cpath = standin.policy_dir .. '?.lua', ''
 package.preload['kumo'] = function()
   return kumo
 end
@@ -48,6 +56,7 @@ if mode == 'tsa' then
 else
   local shaping, log_hooks = extras.new(kumo, state, standin)
   package.preload['policy-extras.shaping'] = function()
+    shaping.__on_require()
     return shaping
   end
   package.preload['policy-extras.log_hooks'] = function()
@@ -60,6 +69,8 @@ local output = { ok = true, mode = mode }
 local function finish()
   output.logs = state.logs
   output.stdout = state.stdout
+  output.ignored_options = standin.ignored
+  output.kumomta_tag = standin.KUMOMTA_TAG
   io.stdout:write(json.encode(output), '\n')
   os.exit(output.ok and 0 or 1)
 end
@@ -104,7 +115,16 @@ end
 -------------------------------------------------------------------------------
 -- load the policy (top level), with print captured
 
+-- --validating: the global kumod sets only under --validate (crates/config/src/lib.rs load_config)
+local validating = false
+for n = 3, #arg do
+  if arg[n] == '--validating' then
+    validating = true
+  end
+end
+
 local env = setmetatable({
+  _VALIDATING_CONFIG = validating or nil,
   print = function(...)
     local parts = table.pack(...)
     for i = 1, parts.n do
@@ -165,11 +185,17 @@ end
 -------------------------------------------------------------------------------
 -- kumod: pre_init, init, then the cases
 
-for _, phase in ipairs { 'pre_init', 'init' } do
+-- `kumod --validate` runs pre_init, init, then validate_config (crates/kumod/src/main.rs
+-- perform_init); the live start skips the last one, so the harness runs it like --validate does
+-- and reports what would fail validation
+for _, phase in ipairs { 'pre_init', 'init', 'validate_config' } do
   local ok, phase_err = pcall(state.fire, phase)
   if not ok then
     stopped(phase, phase_err)
   end
+end
+if #state.validation_errors > 0 then
+  stopped('validate_config', table.concat(state.validation_errors, '; '))
 end
 registered()
 output.esmtp_listeners = state.esmtp_listeners
@@ -364,7 +390,9 @@ local cases = {
 local i = 3
 while i <= #arg do
   local flag = arg[i]
-  if flag == '--conformance-result' then
+  if flag == '--validating' then
+    i = i + 1
+  elseif flag == '--conformance-result' then
     state.conformance_result = take(flag, 1, i)[1]
     i = i + 2
   elseif flag == '--shaping-param' then
@@ -450,6 +478,108 @@ while i <= #arg do
     io.stderr:write('run.lua: unknown argument ' .. tostring(flag) .. '\n')
     os.exit(2)
   end
+end
+
+-------------------------------------------------------------------------------
+-- Every registered handler runs at least once: an event no case above fired gets a default
+-- input, and one the harness cannot drive fails the run (a handler that never runs is unchecked).
+
+local function first_listener()
+  local params = state.esmtp_listeners[1]
+  return params and params.listen
+end
+
+local DEFAULT_DRIVERS = {
+  get_queue_config = function()
+    return queue_case('example.com').outcome
+  end,
+  get_egress_path_config = function()
+    return outcome('get_egress_path_config', 'example.com', 'unspecified', 'mx_list:example.com')
+  end,
+  get_listener_domain = function()
+    local listen = first_listener() or '0.0.0.0:25'
+    return outcome('get_listener_domain', 'example.com', listen, meta_object('ConnectionMeta', connection(listen) or {}, {}))
+  end,
+  smtp_server_rcpt_to = function()
+    local listen = first_listener()
+    return outcome('smtp_server_rcpt_to', address('someone@example.com'), meta_object('ConnectionMeta', connection(listen) or {}, {}))
+  end,
+  smtp_server_message_received = function()
+    local listen = first_listener()
+    local meta = connection(listen) or {}
+    return outcome('smtp_server_message_received', (message('someone@example.com', standin.copy(meta))), meta_object('ConnectionMeta', meta, {}))
+  end,
+  http_message_generated = function()
+    return outcome('http_message_generated', (message('someone@example.com', {})), { identities = {}, groups = {} })
+  end,
+  http_server_validate_auth_basic = function()
+    return outcome('http_server_validate_auth_basic', 'nobody', 'wrong')
+  end,
+  should_enqueue_log_record = function()
+    return outcome('should_enqueue_log_record', (message('someone@example.com', {})), 'some-hook')
+  end,
+}
+
+local function default_record(recipient)
+  return {
+    type = 'Delivery',
+    id = '0123456789abcdef0123456789abcdef',
+    sender = 'sender@example.test',
+    recipient = { recipient },
+    queue = 'example.com',
+    site = 'unspecified->mx_list:example@smtp_client',
+    size = 1234,
+    response = { code = 250, content = 'OK', command = 'DATA' },
+    timestamp = 1767225600,
+    reception_protocol = 'ESMTP',
+  }
+end
+
+local function driver_for(name)
+  if DEFAULT_DRIVERS[name] then
+    return DEFAULT_DRIVERS[name]
+  end
+  if name:match('^log_disposition_') then
+    return function()
+      return outcome(name, (message('someone@example.com', {})), default_record('someone@example.com'))
+    end
+  end
+  if name:match('^make%.') then
+    -- a custom_lua protocol constructor: called with (domain, tenant, campaign)
+    return function()
+      return outcome(name, 'example.com', nil, nil)
+    end
+  end
+  return nil
+end
+
+local registered_names = {}
+for name in pairs(state.handlers) do
+  registered_names[#registered_names + 1] = name
+end
+for name in pairs(state.custom) do
+  registered_names[#registered_names + 1] = name
+end
+table.sort(registered_names)
+output.default_drives, output.undriven = {}, {}
+for _, name in ipairs(registered_names) do
+  if not state.driven[name] then
+    local drive = driver_for(name)
+    if not drive then
+      output.undriven[#output.undriven + 1] = name
+    else
+      local described = drive()
+      output.default_drives[name] = described
+      if described.error then
+        output.cases = cases
+        stopped('drive ' .. name, described.error)
+      end
+    end
+  end
+end
+if #output.undriven > 0 then
+  output.cases = cases
+  stopped('drive', 'registered events the harness cannot drive (add a driver to harness/run.lua): ' .. table.concat(output.undriven, ', '))
 end
 
 output.cases = cases
