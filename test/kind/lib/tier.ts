@@ -13,7 +13,7 @@ import type { Miss } from '../../helpers/prerequisites.js';
 import { startEngine, type Engine } from './engine.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-const PROVISION = 'bash scripts/provision/docker-engine.sh && bash scripts/provision/kubernetes.sh';
+const PROVISION = 'bash scripts/provision/docker-engine.sh';
 
 interface Versions {
   kubernetes: { version: string };
