@@ -115,6 +115,7 @@ for ref in "${wanted[@]}"; do
       add_program "$dir" "$rootfs/usr/sbin/xtables-nft-multi" /usr/sbin/xtables-nft-multi
       for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -s xtables-nft-multi "$dir/usr/sbin/$t"; done
       add_program "$dir" "$rootfs/usr/sbin/conntrack" /usr/sbin/conntrack
+      mkdir -p "$dir/usr/lib/x86_64-linux-gnu"
       cp -a "$rootfs/usr/lib/x86_64-linux-gnu/xtables" "$dir/usr/lib/x86_64-linux-gnu/"
       for so in "$dir"/usr/lib/x86_64-linux-gnu/xtables/*.so; do add_libs "$dir" "$so"; done
       config="{\"Env\":[$PATH_ENV],\"Entrypoint\":[\"/usr/local/bin/kube-proxy\"]}" ;;
