@@ -133,7 +133,9 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
   it('an up interrupted while kind creates the cluster, then run again, ends with a working stack', async () => {
     const down = await t.lifecycle('down', ['--profile', 'minimal']);
     expect(down.exitCode, down.all).toBe(0);
-    const interrupted = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240'], { signalAfter: (l) => /Kind cluster/i.test(l) });
+    // Ctrl-C once kind has made the node container, before the cluster is usable
+    const nodeExists = async () => (await t.run('docker', ['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n').includes(`${t.cluster}-control-plane`);
+    const interrupted = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240'], { interrupt: { afterLine: /> Kind cluster/, when: nodeExists } });
     expect(interrupted.exitCode, interrupted.all).not.toBe(0);
     const r = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240']);
     figures.upAfterInterrupt = r.ms;

@@ -59,6 +59,12 @@ export interface CommandResult {
   ms: number;
 }
 
+/** Ctrl-C (SIGINT) once a line of output matches `afterLine` and then `when` holds. */
+export interface Interrupt {
+  afterLine: RegExp;
+  when?: () => Promise<boolean>;
+}
+
 export interface KindTier {
   engine: Engine;
   cluster: string;
@@ -68,7 +74,7 @@ export interface KindTier {
   /** the environment every command of the tier runs with */
   env: Record<string, string>;
   /** `npm run <script>` equivalent: tsx scripts/<script>.ts with the tier's environment */
-  lifecycle(script: 'up' | 'down' | 'status' | 'bundle' | 'doctor', args?: string[], opts?: { signalAfter?: (line: string) => boolean }): Promise<CommandResult>;
+  lifecycle(script: 'up' | 'down' | 'status' | 'bundle' | 'doctor', args?: string[], opts?: { interrupt?: Interrupt }): Promise<CommandResult>;
   /** any program with the tier's environment */
   run(cmd: string, args: string[], input?: string): Promise<CommandResult & { stdout: string }>;
   kubectl(args: string[], input?: string): Promise<string>;
@@ -188,14 +194,16 @@ export async function setupKindTier(): Promise<KindTier> {
       async lifecycle(script, args = [], opts = {}) {
         const t0 = performance.now();
         const child = execa(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, `scripts/${script}.ts`), ...args], { cwd: ROOT, env, extendEnv: false, reject: false, all: true });
-        if (opts.signalAfter) {
-          const watch = opts.signalAfter;
-          let sent = false;
+        const interrupt = opts.interrupt;
+        if (interrupt) {
+          let armed = false;
           child.all?.on('data', (chunk: Buffer) => {
-            if (!sent && chunk.toString().split('\n').some((l) => watch(l))) {
-              sent = true;
+            if (armed || !chunk.toString().split('\n').some((l) => interrupt.afterLine.test(l))) return;
+            armed = true;
+            void (async () => {
+              while (child.exitCode === null && interrupt.when && !(await interrupt.when())) await new Promise((r) => setTimeout(r, 250));
               child.kill('SIGINT');
-            }
+            })();
           });
         }
         const r = await child;
