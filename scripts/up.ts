@@ -5,11 +5,13 @@ import { UsageError } from './lib/cli/errors.js';
 import { upSteps, type UpContext } from './lib/lifecycle/up-steps.js';
 import { chooseRenderer, runSteps } from './lib/lifecycle/steps.js';
 import { upSummary } from './lib/lifecycle/summary.js';
+import { skipValidation } from './lib/lifecycle/validate.js';
 
 interface UpFlags extends CommonFlags {
   images?: string;
   registry?: string;
   forTilt?: boolean;
+  skipValidate?: boolean;
   timeout: string;
 }
 
@@ -20,6 +22,8 @@ const cmd = addCommonOptions(new Command('up'), true)
   // the Tiltfile's own switch: a flag only (commander would read any value of a boolean's env twin, "0" too, as true)
   .option('--for-tilt', 'only what the Tiltfile needs: cluster, registry, namespace and Secrets (flag only)', false)
   .addOption(new Option('--timeout <seconds>', 'how long each workload may take to become ready').env('MAILKIND_TIMEOUT').default('300'))
+  // its env twin MAILKIND_SKIP_VALIDATE is read by skipValidation ("1"/"true" only, see above)
+  .option('--skip-validate', 'do not let the pinned KumoMTA image check the policy first (env MAILKIND_SKIP_VALIDATE=1); a warning is printed', false)
   .addHelpText(
     'after',
     `
@@ -30,8 +34,9 @@ Examples:
   npm run up -- --context my-ctx --registry registry.example.com/mailkind
 
 Environment: every option but --for-tilt and --verbose has a twin: MAILKIND_CLUSTER, MAILKIND_CONTEXT,
-MAILKIND_NAMESPACE, MAILKIND_PROFILE, MAILKIND_IMAGES, MAILKIND_REGISTRY, MAILKIND_TIMEOUT; the host
-ports MAILKIND_PORT_* and MAILKIND_REGISTRY_PORT; CI=true (plain log lines instead of the live task list).
+MAILKIND_NAMESPACE, MAILKIND_PROFILE, MAILKIND_IMAGES, MAILKIND_REGISTRY, MAILKIND_TIMEOUT,
+MAILKIND_SKIP_VALIDATE=1; the host ports MAILKIND_PORT_* and MAILKIND_REGISTRY_PORT; CI=true (plain
+log lines instead of the live task list).
 Exit codes: 0 ready, 1 failed (the cause and a fix are printed), 2 bad usage.`,
   );
 
@@ -46,11 +51,14 @@ await runCommand<UpFlags>(cmd, async (flags, settings) => {
   const toolkit = makeToolkit(settings, { verbose });
   const ctx: UpContext = {
     settings,
-    options: { images: flags.images, registry: flags.registry, forTilt: Boolean(flags.forTilt), rolloutTimeoutSeconds: timeout },
+    options: { images: flags.images, registry: flags.registry, forTilt: Boolean(flags.forTilt), rolloutTimeoutSeconds: timeout, skipValidate: skipValidation(flags.skipValidate, process.env) },
     tools: toolkit,
     pins: readPins(settings),
     state: { warnings: [] },
   };
+  if (ctx.options.skipValidate && !ctx.options.forTilt) {
+    process.stderr.write(`warning: ${ctx.options.skipValidate}: the KumoMTA policy is applied without kumod checking it first (npm run validate does)\n`);
+  }
   const renderer = chooseRenderer({ ci: isCI(), verbose, isTTY: Boolean(process.stdout.isTTY) });
   const reports = await runSteps(upSteps(ctx.options, settings), ctx, { renderer });
   if (ctx.options.forTilt) {

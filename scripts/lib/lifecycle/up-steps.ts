@@ -21,6 +21,7 @@ import { secretObjects } from '../secrets/generate.js';
 import { ensureSecrets } from '../secrets/file.js';
 import { profileRunsMailman, type Settings } from '../config/settings.js';
 import { Skip, type Step } from './steps.js';
+import { kumomtaImage, runValidation, validatePlan, validationFailed } from './validate.js';
 import type { Tilt } from '../tools/tilt.js';
 
 export interface UpOptions {
@@ -32,6 +33,8 @@ export interface UpOptions {
   forTilt: boolean;
   /** per workload rollout wait */
   rolloutTimeoutSeconds: number;
+  /** why the policy validation is skipped (--skip-validate, MAILKIND_SKIP_VALIDATE=1), if it is */
+  skipValidate?: string;
 }
 
 export interface UpTools {
@@ -431,6 +434,31 @@ const manifests: Step<UpContext> = {
   },
 };
 
+// The pinned KumoMTA image judges the policy before anything is applied, so a policy error stops
+// `up` with kumod's own message instead of a CrashLoopBackOff minutes later (validate.ts).
+const validatePolicy: Step<UpContext> = {
+  name: 'validate',
+  title: 'Validate the KumoMTA policy',
+  async run(ctx) {
+    const { settings } = ctx;
+    if (ctx.options.skipValidate) {
+      ctx.state.warnings.push({
+        id: 'validate',
+        title: 'KumoMTA policy',
+        level: 'warn',
+        detail: `not validated (${ctx.options.skipValidate}): a policy kumod refuses shows up as a CrashLoopBackOff of the kumomta pods`,
+        fix: 'npm run validate',
+      });
+      return new Skip(`${ctx.options.skipValidate}: the policy is NOT checked by kumod before it is applied`);
+    }
+    const plan = validatePlan({ root: settings.paths.root, policyDir: join(settings.paths.root, 'manifests/base/policy/kumomta'), image: kumomtaImage(ctx.pins.images.pulled), namespace: settings.namespace });
+    const outcomes = await runValidation(ctx.tools.docker, plan);
+    const failure = validationFailed(outcomes);
+    if (failure) throw failure;
+    return `${outcomes.map((o) => o.name).join(', ')}: ok`;
+  },
+};
+
 const rollout: Step<UpContext> = {
   name: 'rollout',
   title: 'Wait for the stack',
@@ -441,7 +469,9 @@ const rollout: Step<UpContext> = {
 };
 
 export function upSteps(opts: Pick<UpOptions, 'forTilt'>, settings: Pick<Settings, 'external'>): Step<UpContext>[] {
-  if (settings.external) return opts.forTilt ? [preflight, secrets] : [preflight, sinkImage, secrets, manifests, rollout];
+  if (settings.external) return opts.forTilt ? [preflight, secrets] : [preflight, validatePolicy, sinkImage, secrets, manifests, rollout];
+  // Tilt validates on its own, on every policy save (Tiltfile, kumomta-policy)
   if (opts.forTilt) return [preflight, cluster, nodesReady, registry, secrets];
-  return [preflight, offlineBundle, cluster, nodesReady, registry, images, sinkImage, secrets, manifests, rollout];
+  // after `images`: the pinned kumomta image is on the host by then (pulled or from the bundle)
+  return [preflight, offlineBundle, cluster, nodesReady, registry, images, validatePolicy, sinkImage, secrets, manifests, rollout];
 }

@@ -1,6 +1,6 @@
 // The docker CLI, as the bootstrap uses it. Every method goes through the Runner seam.
 import { createHash } from 'node:crypto';
-import type { Runner } from './runner.js';
+import type { RunResult, Runner } from './runner.js';
 
 /** Where the engine keeps images: the classic graph drivers, or containerd's snapshotters. */
 export type ImageStore = 'classic' | 'containerd';
@@ -215,6 +215,25 @@ export class Docker {
 
   async networkConnect(network: string, container: string): Promise<void> {
     await this.run('docker', ['network', 'connect', network, container]);
+  }
+
+  /**
+   * `docker run` of a one-shot container (the caller passes --rm): the result whatever the exit
+   * code, so the program's own error text reaches the user unchanged.
+   */
+  async runOnce(args: readonly string[], timeoutMs = 5 * 60_000): Promise<RunResult> {
+    return this.run('docker', args, { reject: false, timeoutMs });
+  }
+
+  /** The registry's manifest (list) of `ref` as JSON, without pulling; the result either way. */
+  async manifestInspect(ref: string): Promise<RunResult> {
+    return this.run('docker', ['manifest', 'inspect', ref], { reject: false, timeoutMs: 60_000 });
+  }
+
+  /** The image's Config.User ('' when it has no USER). The image must be local. */
+  async imageUser(ref: string): Promise<string> {
+    const r = await this.run('docker', ['image', 'inspect', '--format', '{{.Config.User}}', ref], { timeoutMs: 20_000 });
+    return r.stdout.trim();
   }
 
   /** Runs a command in a container, `input` on its stdin. */

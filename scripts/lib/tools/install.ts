@@ -136,5 +136,5 @@ async function unpack(d: Download, archive: Buffer, binDir: string, tar: Tar | u
 export function pathHint(binDir: string, path: string, exists: (p: string) => boolean): string | undefined {
   const installed = (['kind', 'kubectl', 'tilt'] as const).filter((t) => exists(join(binDir, t)));
   if (installed.length === 0 || path.split(':').includes(binDir)) return undefined;
-  return `${installed.join(', ')} in ${binDir} are used by the npm run commands; for \`tilt up\` and your shell put them on PATH:\n  export PATH="${binDir}:$PATH"`;
+  return `${binDir} holds ${installed.join(', ')}: the npm run commands use it; for \`tilt up\` and your shell, put it on PATH:\n  export PATH="${binDir}:$PATH"`;
 }

@@ -142,7 +142,7 @@ describe.skipIf(skip !== undefined)('npm run status -- --json failing well', () 
     expect(json.error?.fix).toContain('npm run up');
     expect(r.stderr).toMatch(/^error: the cluster of context \S+ does not answer/m);
     noStackTrace(r.stderr);
-  });
+  }, 60_000);
 });
 
 describe('npm run up: options from their environment twins', () => {
@@ -155,5 +155,5 @@ describe('npm run up: options from their environment twins', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('error: --images works with kind only');
     expect(mutatingCalls(w.calls())).toEqual([]);
-  });
+  }, 90_000);
 });

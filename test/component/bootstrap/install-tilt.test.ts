@@ -49,7 +49,7 @@ describe('tilt release names and pins', () => {
     const bin = '/repo/.mailkind/bin';
     const has = (tools: string[]) => (p: string) => tools.some((t) => p === `${bin}/${t}`);
     expect(pathHint(bin, '/usr/bin:/bin', has(['kind', 'tilt']))).toBe(
-      `kind, tilt in ${bin} are used by the npm run commands; for \`tilt up\` and your shell put them on PATH:\n  export PATH="${bin}:$PATH"`,
+      `${bin} holds kind, tilt: the npm run commands use it; for \`tilt up\` and your shell, put it on PATH:\n  export PATH="${bin}:$PATH"`,
     );
     expect(pathHint(bin, `${bin}:/usr/bin`, has(['kind']))).toBeUndefined();
     expect(pathHint(bin, '/usr/bin', has([]))).toBeUndefined();

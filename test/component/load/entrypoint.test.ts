@@ -54,7 +54,7 @@ describe('npm run load', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr.split('\n')).toEqual([
       `error: cannot connect to 127.0.0.1:${unused}: ECONNREFUSED`,
-      `  fix: check --target 127.0.0.1:${unused}: is an SMTP server listening there? (a local sink: \`npm run sink\` listens on 127.0.0.1:2525)`,
+      `  fix: check --target 127.0.0.1:${unused}: is an SMTP server listening there? (a local sink listens where \`npm run sink -- --smtp-port <port>\` says; 8025 and 8026 are HTTP ports)`,
     ]);
   });
 

@@ -234,7 +234,7 @@ describe.skipIf(skip !== undefined)('Tiltfile (tilt alpha tiltfile-result)', () 
       const result = profile === 'full' ? full : minimal;
       const k8s = result.Manifests.filter((m) => !isLocal(m)).map((m) => m.Name).sort();
       expect(k8s).toEqual([...workloads(rendered[profile]), 'namespace'].sort());
-      expect(result.Manifests.filter(isLocal).map((m) => m.Name).sort()).toEqual(['e2e', 'load']);
+      expect(result.Manifests.filter(isLocal).map((m) => m.Name).sort()).toEqual(['e2e', 'kumomta-policy', 'load']);
     });
 
     it('the profiles differ by exactly Mailman and Postgres', () => {
@@ -292,6 +292,7 @@ describe.skipIf(skip !== undefined)('Tiltfile (tilt alpha tiltfile-result)', () 
         postgres: ['infra'],
         'kumomta-tsa': ['mta'],
         kumomta: ['mta'],
+        'kumomta-policy': ['mta'],
         'mailman-core': ['lists'],
         'mailman-web': ['lists'],
         'smtp-sink': ['sink'],
@@ -307,11 +308,25 @@ describe.skipIf(skip !== undefined)('Tiltfile (tilt alpha tiltfile-result)', () 
         dragonfly: ['namespace'],
         'smtp-sink': ['namespace'],
         'kumomta-tsa': ['dragonfly'],
-        kumomta: ['dragonfly', 'kumomta-tsa', 'smtp-sink'],
+        kumomta: ['dragonfly', 'kumomta-policy', 'kumomta-tsa', 'smtp-sink'],
         postgres: ['namespace'],
         'mailman-core': ['postgres'],
         'mailman-web': ['mailman-core'],
       });
+    });
+  });
+
+  describe('the KumoMTA policy is validated by the pinned image (npm run validate)', () => {
+    it('a local resource runs scripts/validate.ts at start and on every policy save, and kumomta waits for it', () => {
+      const policy = get(full, 'kumomta-policy');
+      expect(policy.DeployTarget.UpdateCmdSpec?.args).toEqual(['npx', 'tsx', 'scripts/validate.ts']);
+      expect(policy.DeployTarget.UpdateCmdSpec?.dir).toBe(ROOT);
+      expect(policy.TriggerMode, 'runs by itself, not as a button').not.toBe(TRIGGER_MODE_MANUAL);
+      expect(get(full, 'kumomta').ResourceDependencies).toContain('kumomta-policy');
+      expect(get(minimal, 'kumomta').ResourceDependencies).toContain('kumomta-policy');
+      // its file dependencies are the policy directory (every file the ConfigMaps are made of) and the pod spec
+      const deps = (policy as Manifest & { LocalTarget?: { Deps?: string[] } }).LocalTarget?.Deps ?? fullRun.stdout;
+      expect(JSON.stringify(deps)).toContain(join(ROOT, 'manifests/base/policy/kumomta'));
     });
   });
 

@@ -5,9 +5,14 @@ is one KumoMTA documents; it does not prove anything about KumoMTA's behaviour.
 
   * Only documented functions exist. A documented function the harness does not model fails with
     "not modelled" rather than pretending to work; an undocumented name fails as unknown.
-  * Every options table is checked against the option list of the upstream struct or doc page
-    (cited per list below, paths in KumoCorp/kumomta at tag 2026.06.23-f3af1cd0). An unknown key,
-    a wrong type or an invalid enum value is an error that names the option.
+  * Every options table is converted the way kumod converts it (config::from_lua_value, mlua's
+    serde): per upstream struct (cited per list below, paths in KumoCorp/kumomta at the tag in
+    KUMOMTA_TAG), unknown keys are refused where the struct has deny_unknown_fields and ignored
+    (but reported) where it does not; an empty table is a map wherever serde reads through
+    deserialize_any (a #[serde(flatten)] struct, an untagged enum), so `relay_hosts = {}` fails
+    as in kumod; enums take their variant names only; durations, throttles and limits parse as
+    kumod parses them; files kumod reads must exist where the pod has them. Errors use serde's
+    wording ("invalid type: map, expected a sequence", "unknown field", "unknown variant").
   * kumo.on accepts documented event names only (the real kumo.on takes any string: custom events
     are for helpers, which the stand-ins in policy_extras.lua register through `register_custom`).
     Like kumod (crates/kumo-server-common/src/lib.rs "on"), a second handler for a single-handler
