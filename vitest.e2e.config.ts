@@ -18,7 +18,8 @@ export default defineConfig({
     fileParallelism: process.env.MAILKIND_E2E_PARALLEL === '1',
     // a flaky pass would hide what the suite is for
     retry: 0,
-    reporters: ['default', 'junit'],
+    // the skip reporter repeats skipped and unproven scenarios with their reasons at the end
+    reporters: ['default', 'junit', './test/helpers/skip-reporter.ts'],
     outputFile: { junit: E2E_JUNIT },
   },
 });

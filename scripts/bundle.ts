@@ -6,9 +6,10 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { addCommonOptions, type CommonFlags, isCI, makeToolkit, readPins, runCommand } from './lib/cli/common.js';
-import { platformOf, supportsSavePlatform } from './lib/tools/docker.js';
+import { imageTransfer, platformOf } from './lib/tools/docker.js';
 import { UserError } from './lib/cli/errors.js';
 import { buildSinkImage, pullImages } from './lib/lifecycle/image-actions.js';
+import { bundleSaveRefs, digestAlias, foreignImages } from './lib/lifecycle/images.js';
 import { chooseRenderer, runSteps, timingTable, type Step } from './lib/lifecycle/steps.js';
 
 interface BundleFlags extends CommonFlags {
@@ -33,7 +34,7 @@ interface Ctx {
   platform: string;
   output: string;
   refs: string[];
-  serverVersion: string;
+  savePlatform: boolean;
 }
 
 await runCommand<BundleFlags>(cmd, async (flags, settings) => {
@@ -42,9 +43,11 @@ await runCommand<BundleFlags>(cmd, async (flags, settings) => {
   const pins = readPins(settings);
   const info = await docker.info();
   if (!info.reachable) throw new UserError(`Docker daemon: ${info.error ?? 'not reachable'}`, 'start Docker and run `npm run bundle` again');
+  const transfer = imageTransfer(info);
+  if (!transfer.ok) throw new UserError(transfer.reason, transfer.fix);
   const platform = flags.platform ?? platformOf(info.architecture);
   const output = resolve(flags.output ?? join(settings.paths.state, 'bundles', `mailkind-${platform.split('/')[1]}.tar`));
-  const ctx: Ctx = { platform, output, refs: [pins.images.node, pins.tools.registry.image, ...pins.images.pulled], serverVersion: info.serverVersion };
+  const ctx: Ctx = { platform, output, refs: [pins.images.node, pins.tools.registry.image, ...pins.images.pulled], savePlatform: transfer.savePlatform };
   const steps: Step<Ctx>[] = [
     {
       name: 'pull',
@@ -67,11 +70,23 @@ await runCommand<BundleFlags>(cmd, async (flags, settings) => {
       name: 'save',
       title: 'Save the archive',
       async run(c) {
-        if (!supportsSavePlatform(c.serverVersion) && c.platform !== platformOf(info.architecture)) {
-          throw new UserError(`Docker ${c.serverVersion} cannot save images of another platform`, 'use Docker 28 or newer, or make the bundle on a machine of that platform');
+        if (!c.savePlatform && c.platform !== platformOf(info.architecture)) {
+          throw new UserError(`Docker ${info.serverVersion} (CLI ${info.clientVersion || 'unknown'}) cannot save images of another platform`, 'use Docker 28 or newer (engine and CLI), or make the bundle on a machine of that platform');
+        }
+        if (!c.savePlatform) {
+          // the classic store holds one platform per name: it must be the bundle's
+          const platforms = new Map<string, string | undefined>();
+          for (const ref of c.refs) platforms.set(ref, await docker.imagePlatform(ref));
+          const foreign = foreignImages(platforms, c.platform);
+          if (foreign.length > 0) throw new UserError(`not ${c.platform}: ${foreign.join(', ')}`, `run \`docker pull --platform ${c.platform}\` on them, or bundle on a ${c.platform} machine`);
+        }
+        // a digest reference loses its name in the archive: save it under its alias tag
+        for (const ref of c.refs) {
+          const alias = digestAlias(ref);
+          if (alias) await docker.tag(ref, alias);
         }
         await mkdir(dirname(c.output), { recursive: true });
-        await docker.save(c.refs, c.output, supportsSavePlatform(c.serverVersion) ? c.platform : undefined);
+        await docker.save(bundleSaveRefs(c.refs), c.output, c.savePlatform ? c.platform : undefined);
         const size = (await stat(c.output)).size;
         return `${c.output} (${(size / 1024 ** 3).toFixed(2)} GiB, sha256 ${await sha256(c.output)})`;
       },

@@ -7,6 +7,7 @@ import { describe, expect } from 'vitest';
 import { inject } from '../../scripts/lib/clients/kumo-inject.js';
 import { POLICY } from './lib/config.js';
 import { parseLogRecords, recordsOf, type KumoLogRecord } from './lib/kumo-log.js';
+import { bounceProblems, emptyJourney, journeyWhen, kumoKinds } from './lib/journey.js';
 import { address } from './lib/mail.js';
 import { scenario, step, until } from './lib/suite.js';
 
@@ -37,5 +38,10 @@ describe('7. Permanent failure', () => {
     expect(attempts.map((a) => [a.phase, a.code, a.attempt]), 'exactly one attempt').toEqual([['data', 550, 1]]);
     expect(attempts[0]?.messageId).toBe(sent.messageIds[0]);
     expect((await sink.messages({ run })).total, 'nothing accepted').toBe(0);
+
+    // the same Bounce through the journey log hook, joined with the sink's 550
+    const id = sent.messageIds[0]!;
+    const journey = await step(cfg, 'journey', (ms) => journeyWhen(sink, id, (j) => kumoKinds(j, rcpt).includes('Bounce'), ms));
+    expect(bounceProblems(journey ?? emptyJourney(id), rcpt), 'kumod: a Bounce in the journey').toEqual([]);
   });
 });

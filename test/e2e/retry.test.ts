@@ -13,6 +13,7 @@
 import { describe, expect } from 'vitest';
 import { inject } from '../../scripts/lib/clients/kumo-inject.js';
 import { POLICY } from './lib/config.js';
+import { emptyJourney, journeyWhen, kumoKinds, retryProblems } from './lib/journey.js';
 import { address } from './lib/mail.js';
 import { scenario, step } from './lib/suite.js';
 
@@ -42,5 +43,10 @@ describe('6. Retry', () => {
     expect(t3 - t2, 'second retry after the doubled interval (capped)').toBeGreaterThanOrEqual(second - 1_000);
     expect(t3 - t2, 'second retry not held back by a coarse timer').toBeLessThanOrEqual(second + 3_000);
     expect((await sink.messages({ run })).total, 'delivered once').toBe(1);
+
+    // KumoMTA's own account (its log hook posts every record to the sink's journey API)
+    const id = sent.messageIds[0]!;
+    const journey = await step(cfg, 'journey', (ms) => journeyWhen(sink, id, (j) => kumoKinds(j, rcpt).includes('Delivery'), ms));
+    expect(retryProblems(journey ?? emptyJourney(id), rcpt), 'kumod: two TransientFailure records, then one Delivery').toEqual([]);
   });
 });

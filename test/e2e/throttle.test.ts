@@ -12,7 +12,7 @@ import { checkThrottle, plainIp, writeReport } from './lib/measure.js';
 import { scenario, step } from './lib/suite.js';
 
 describe('8. Shared throttle', () => {
-  scenario('messages to the throttled domain arrive within the configured rate across both replicas', { slug: 'throttle', components: ['kumomta', 'dragonfly', 'smtp-sink'] }, async ({ cfg, kumo, sink, cluster, run }) => {
+  scenario('messages to the throttled domain arrive within the configured rate across both replicas', { slug: 'throttle', components: ['kumomta', 'dragonfly', 'smtp-sink'] }, async ({ cfg, kumo, sink, cluster, run, unproven }) => {
     const n = cfg.sizes.throttleMessages;
     const { throttleRatePerSecond: rate, throttleBurst: burst } = POLICY;
     expect(n, 'enough messages to see the rate past the burst').toBeGreaterThanOrEqual(3 * burst);
@@ -57,10 +57,12 @@ describe('8. Shared throttle', () => {
     };
     writeReport(cfg.reportsDir, 'e2e-throttle', report);
     console.log(`throttle: ${n} messages arrived at ${verdict.sustainedRate}/s after the burst (throttle + scheduling + delivery; limit ${rate}/s), worst window ${verdict.worst.count} in ${verdict.worst.toMs - verdict.worst.fromMs} ms, by pod ${JSON.stringify(report.byPod)}`);
-    if (kumod.size < 2) console.log('throttle: one kumod replica (minimal profile?): the rate limit held, but sharing it across replicas was not exercised');
 
     expect([...byPod.keys()].sort(), 'every kumod replica delivered part of the batch').toEqual([...kumod.values()].sort());
     expect(verdict.ok, `the worst window had ${verdict.worst.count} messages in ${verdict.worst.toMs - verdict.worst.fromMs} ms, allowed ${verdict.worst.allowed}`).toBe(true);
     expect(new Set(messages.map((m) => m.messageId)).size, 'each message once').toBe(n);
+    // with one replica the limit held, but that it is shared across replicas was not shown:
+    // the scenario ends skipped with that reason (a failure under MAILKIND_REQUIRE_ALL)
+    if (kumod.size < 2) unproven(`one kumod replica (${[...kumod.values()].join(', ')}): the rate held, sharing it across replicas was not exercised`, 'run against the full profile (two kumomta replicas)');
   });
 });

@@ -5,7 +5,7 @@
 // a laptop (loopback hosts, free ports); later values win, as in the container.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -55,6 +55,11 @@ export interface RunningMailman {
   rest<T = unknown>(path: string, init?: { method?: string; json?: unknown }): Promise<{ status: number; body: T }>;
   /** Master output and Mailman's own logs, for failure messages. */
   logs(): string;
+  /**
+   * The first line of var/logs/<file> matching `pattern`, once Mailman has written it: an inotify
+   * watch on the log directory, no polling and no deadline of its own (the test's timeout bounds it).
+   */
+  waitForLog(pattern: RegExp, file?: string): Promise<string>;
   /** Stops master, its runners and gunicorn (the whole process group); removes dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -213,6 +218,20 @@ hostname: 127.0.0.1
       .map((f) => `--- ${f}\n${tail(join(dir, f))}`)
       .join('\n');
 
+  const waitForLog = (pattern: RegExp, file = 'mailman.log'): Promise<string> =>
+    new Promise((resolvePromise) => {
+      const logDir = join(dir, 'var/logs');
+      const found = (): boolean => {
+        const line = tail(join(logDir, file), Infinity).split('\n').find((l) => pattern.test(l));
+        if (line === undefined) return false;
+        watcher.close();
+        resolvePromise(line);
+        return true;
+      };
+      const watcher = watch(logDir, () => void found());
+      found();
+    });
+
   // Like the image's CMD: master in the foreground, --force clears a stale lock. MAILMAN_CONFIG_FILE
   // as in the image; inherited MAILMAN_* (e.g. MAILMAN_VAR_DIR) would override the config.
   const env: Record<string, string> = {};
@@ -288,5 +307,5 @@ hostname: 127.0.0.1
     throw new Error(message, { cause: e });
   }
 
-  return { restUrl, restUser, restPassword, restPort, lmtpPort, dir, configFile, rest, logs, stop };
+  return { restUrl, restUser, restPassword, restPort, lmtpPort, dir, configFile, rest, logs, waitForLog, stop };
 }

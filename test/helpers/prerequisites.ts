@@ -9,8 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-/** Where misses are collected during one run (the reporter empties it at the start). */
-export const MISSES_FILE = join(ROOT, 'reports/.prerequisite-misses.jsonl');
+/**
+ * Where misses are collected during one run (the reporter empties it at the start);
+ * MAILKIND_MISSES_FILE moves it (the test of this helper runs a nested vitest).
+ */
+export const MISSES_FILE = process.env.MAILKIND_MISSES_FILE || join(ROOT, 'reports/.prerequisite-misses.jsonl');
 
 export interface Miss {
   /** What is skipped, e.g. "test/cluster (the control-plane tier)". */
@@ -19,6 +22,8 @@ export interface Miss {
   reason: string;
   /** The command that provisions it, e.g. "bash scripts/provision/kubernetes.sh". */
   fix: string;
+  /** 'skipped' (default): the tests did not run; 'checked less': they ran with a fallback. */
+  effect?: 'skipped' | 'checked less';
 }
 
 export function requireAll(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -42,6 +47,37 @@ export function skipWithout(missing: Miss | undefined): boolean {
     console.warn(`skipping ${missing.what}: ${missing.reason} (fix: ${missing.fix})`);
   }
   return true;
+}
+
+/**
+ * For tests that still run without the prerequisite but check less (a fallback), decided while
+ * the file is collected: reported like a skip at the end; under MAILKIND_REQUIRE_ALL a failing
+ * test named after it. Returns true when the fallback is in use.
+ */
+export function fallbackWithout(missing: Miss | undefined): boolean {
+  if (!missing) return false;
+  const miss: Miss = { ...missing, effect: 'checked less' };
+  record(miss);
+  if (requireAll()) {
+    it(`prerequisite: ${miss.what}`, () => {
+      throw new Error(`${miss.reason}; MAILKIND_REQUIRE_ALL is set, so this fallback is a failure. Fix: ${miss.fix}`);
+    });
+  } else {
+    console.warn(`${miss.what} checks less: ${miss.reason} (fix: ${miss.fix})`);
+  }
+  return true;
+}
+
+/**
+ * The same, found out inside a running test (e.g. a cluster with one replica where the claim
+ * needs two): under MAILKIND_REQUIRE_ALL it throws, failing that test; otherwise the miss is
+ * reported at the end and the caller decides how to mark the test (e.g. context.skip(reason)).
+ */
+export function unproven(missing: Miss): void {
+  const miss: Miss = { ...missing, effect: 'checked less' };
+  record(miss);
+  if (requireAll()) throw new Error(`${miss.what}: ${miss.reason}; MAILKIND_REQUIRE_ALL is set, so this is a failure. Fix: ${miss.fix}`);
+  console.warn(`${miss.what} not proven: ${miss.reason} (fix: ${miss.fix})`);
 }
 
 function record(miss: Miss): void {

@@ -1,7 +1,9 @@
-// Repeats, after vitest's own summary, every prerequisite that made tests skip (or fail under
-// MAILKIND_REQUIRE_ALL) with the command that provisions it: the reasons otherwise scroll away
-// at the top of a long run.
+// Repeats, after vitest's own summary, every prerequisite that made tests skip or check less (or
+// fail under MAILKIND_REQUIRE_ALL) with the command that provisions it, and the skipped tests per
+// file, so a skip no prerequisite explains (a stray it.skip) shows too: the reasons otherwise
+// scroll away at the top of a long run.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { relative } from 'node:path';
 import type { Reporter } from 'vitest/reporters';
 import type { TestModule } from 'vitest/node';
 import { MISSES_FILE, type Miss } from './prerequisites.js';
@@ -23,12 +25,21 @@ export function skipCounts(modules: readonly CountedModule[]): { tests: number; 
   return { tests, files };
 }
 
-export function skipSummary(counts: { tests: number; files: number }, misses: readonly Miss[]): string[] {
+/** [file, skipped tests] for every file with at least one skipped test, paths relative to the cwd. */
+export function skippedPerFile(modules: readonly (CountedModule & { moduleId: string })[]): [string, number][] {
+  return modules
+    .map((m): [string, number] => [relative(process.cwd(), m.moduleId), [...m.children.allTests('skipped')].length])
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => a.localeCompare(b));
+}
+
+export function skipSummary(counts: { tests: number; files: number }, misses: readonly Miss[], perFile: readonly [string, number][] = []): string[] {
   if (counts.tests === 0 && misses.length === 0) return [];
-  const lines = ['', `Skipped: ${counts.tests} test(s), ${counts.files} whole file(s) (the "skipped" counts above).`];
+  const lines = ['', `Skipped: ${counts.tests} test(s), ${counts.files} whole file(s) (the "skipped" counts above)${perFile.length ? ', in:' : '.'}`];
+  for (const [file, n] of perFile) lines.push(`  - ${file}: ${n}`);
   if (misses.length > 0) {
-    lines.push(`Prerequisites missing on this machine (${misses.length}); their tests did not run:`);
-    for (const miss of misses) lines.push(`  - ${miss.what}: ${miss.reason}\n      fix: ${miss.fix}`);
+    lines.push(`Prerequisites missing on this machine (${misses.length}); their tests did not run or checked less:`);
+    for (const miss of misses) lines.push(`  - ${miss.what}${miss.effect === 'checked less' ? ' (checked less)' : ''}: ${miss.reason}\n      fix: ${miss.fix}`);
     lines.push('  (.ci/run provisions all of them and sets MAILKIND_REQUIRE_ALL=1, which turns each into a failure)');
   }
   if (counts.tests > 0) lines.push('  Other skips print their reason and fix where their file starts (search the output for "skipped").');
@@ -53,7 +64,7 @@ export default class SkipReporter implements Reporter {
         }
       }
     }
-    const lines = skipSummary(skipCounts(testModules), [...seen.values()]);
+    const lines = skipSummary(skipCounts(testModules), [...seen.values()], skippedPerFile(testModules));
     if (lines.length > 0) console.log(lines.join('\n'));
   }
 }

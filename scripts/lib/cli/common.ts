@@ -6,7 +6,7 @@ import { runMain, UsageError } from './errors.js';
 import { execaRunner, type Runner } from '../tools/runner.js';
 import { Kind } from '../tools/kind.js';
 import { Kubectl } from '../tools/kubectl.js';
-import { readImagePins, readToolPins } from '../config/pins.js';
+import { readImagePins, readPinsOverride, readToolPins } from '../config/pins.js';
 import { PROFILES, resolveSettings, type Settings, type SettingsFlags } from '../config/settings.js';
 import { Tilt } from '../tools/tilt.js';
 
@@ -73,8 +73,10 @@ export function makeToolkit(settings: Settings, opts: { verbose: boolean; runner
   };
 }
 
-export function readPins(settings: Settings) {
-  return { images: readImagePins(settings.paths.root), tools: readToolPins(settings.paths.root) };
+/** The pins, with MAILKIND_PINS_OVERRIDE applied (scripts/lib/config/pins.ts). */
+export function readPins(settings: Settings, env: NodeJS.ProcessEnv = process.env) {
+  const override = readPinsOverride(env) ?? {};
+  return { images: readImagePins(settings.paths.root, override), tools: readToolPins(settings.paths.root, override) };
 }
 
 export function isCI(env: NodeJS.ProcessEnv = process.env): boolean {

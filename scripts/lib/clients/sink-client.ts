@@ -4,6 +4,9 @@
 import type { FaultSetInput, Rule } from '../../../sinks/smtp-sink/src/faults/rules.js';
 import type { statsView } from '../../../sinks/smtp-sink/src/http/events.js';
 import type { attemptView, messageView } from '../../../sinks/smtp-sink/src/record/store.js';
+import type { Journey, JourneyQuery } from '../../../sinks/smtp-sink/src/journey/join.js';
+import type { JourneySummary } from '../../../sinks/smtp-sink/src/http/events.js';
+import type { IngestResult } from '../../../sinks/smtp-sink/src/journey/store.js';
 import { ClientError, excerpt, joinUrl, parseJson, send, type FetchLike } from './http.js';
 
 const SERVICE = 'smtp-sink';
@@ -26,6 +29,15 @@ export interface SinkFaults {
   hits: Record<string, number>;
 }
 export type SinkFaultsInput = FaultSetInput;
+export type SinkJourney = Journey;
+export type SinkJourneySummary = JourneySummary;
+export interface SinkJourneys {
+  query: { messageId?: string; run?: string };
+  /** journeys that matched (count: how many are in `journeys`, at most the limit) */
+  total: number;
+  count: number;
+  journeys: SinkJourney[];
+}
 
 export type MessageFilter = {
   run?: string;
@@ -131,6 +143,25 @@ export class SinkClient {
       if (missing.length === 0 || left <= 0) return { complete: missing.length === 0, missing, messages };
       await this.waitForCount(run, messages.length + 1, left);
     }
+  }
+
+  /**
+   * GET /api/journey: kumod's log records and the sink's attempts of one message (by Message-ID,
+   * with or without angle brackets) or of every message of a run, one timeline per recipient.
+   */
+  async journey(which: Exclude<JourneyQuery, { messageIds: readonly string[] }>, limit?: number): Promise<SinkJourneys> {
+    const params = 'messageId' in which ? { messageId: which.messageId, limit } : { run: which.run, limit };
+    return (await this.#call('GET', `/api/journey${query(params)}`)).body as SinkJourneys;
+  }
+
+  /** GET /api/journey/recent: the newest messages with their outcome. */
+  async recentJourneys(limit?: number): Promise<SinkJourneySummary[]> {
+    return ((await this.#call('GET', `/api/journey/recent${query({ limit })}`)).body as { journeys: SinkJourneySummary[] }).journeys;
+  }
+
+  /** POST /api/journey/records: kumod's log records (what its log hook posts); for tests and demos. */
+  async postRecords(records: readonly unknown[]): Promise<IngestResult> {
+    return (await this.#call('POST', '/api/journey/records', { json: records })).body as IngestResult;
   }
 
   /** DELETE /api/messages: one run's records, or everything (records, counters, attempt counts). */

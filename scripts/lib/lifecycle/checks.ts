@@ -1,6 +1,6 @@
 // What `doctor` reports and `up` refuses to start without. Pure: each check reads facts a probe
 // gathered (scripts/lib/lifecycle/probe.ts) and says ok / warn / fail with a fix.
-import type { DockerInfo } from '../tools/docker.js';
+import { type DockerInfo, imageTransfer, MINIMUM_ENGINE } from '../tools/docker.js';
 import { versionAtLeast, type ToolPins } from '../config/pins.js';
 import { PORT_KEYS, PORTS, type Profile, type Settings } from '../config/settings.js';
 
@@ -31,6 +31,8 @@ export interface Facts {
   kind?: string;
   kubectl?: string;
   tilt?: string;
+  /** a standalone kustomize on PATH (Tilt prefers it to kubectl's) */
+  kustomize?: string;
   ports: PortFact[];
   inotify?: { maxUserWatches: number; maxUserInstances: number };
   /** free bytes where the repository (and so the offline bundle, secrets) lives */
@@ -87,10 +89,29 @@ export function dockerChecks(docker: DockerInfo, profile: Profile): Check[] {
     detail: `${docker.cpus} CPU(s)`,
     fix: docker.cpus < 2 ? 'give Docker at least 2 CPUs; with 1 everything starts slowly and rollouts may time out' : undefined,
   };
-  return [{ id: 'docker', title: 'Docker daemon', level: 'ok', detail: `${docker.serverVersion} (${docker.operatingSystem || docker.osType}, ${docker.architecture})` }, memCheck, cpuCheck];
+  return [engineCheck(docker), memCheck, cpuCheck];
 }
 
-export function toolChecks(facts: Pick<Facts, 'kind' | 'kubectl' | 'tilt'>, pins: ToolPins, needKind: boolean): Check[] {
+/** The engine, the CLI and the image store together: what `up` and `bundle` can do with them. */
+export function engineCheck(docker: DockerInfo): Check {
+  const what = `${docker.serverVersion} (${docker.operatingSystem || docker.osType}, ${docker.architecture}), ${docker.imageStore} image store (${docker.storageDriver || 'driver unknown'}), CLI ${docker.clientVersion || 'unknown'}`;
+  const transfer = imageTransfer(docker);
+  if (!transfer.ok) return { id: 'docker', title: 'Docker daemon', level: 'fail', detail: `${what}: ${transfer.reason}`, fix: transfer.fix };
+  const majorVersion = Number(/^(\d+)\./.exec(docker.serverVersion)?.[1] ?? 0);
+  if (majorVersion < MINIMUM_ENGINE[docker.imageStore]) {
+    return { id: 'docker', title: 'Docker daemon', level: 'warn', detail: `${what}: older than Docker ${MINIMUM_ENGINE[docker.imageStore]}, not supported`, fix: 'upgrade Docker (Docker Desktop: Check for updates)' };
+  }
+  return { id: 'docker', title: 'Docker daemon', level: 'ok', detail: what };
+}
+
+/**
+ * The manifests use `labels[].includeTemplates`, which kustomize's Labels type gained in
+ * kubernetes-sigs/kustomize PR 4209 (late 2021); older kustomize rejects the field. We hold a
+ * standalone kustomize to the first v5, which the manifests are checked with.
+ */
+export const KUSTOMIZE_MINIMUM = 'v5.0.0';
+
+export function toolChecks(facts: Pick<Facts, 'kind' | 'kubectl' | 'tilt' | 'kustomize'>, pins: ToolPins, needKind: boolean): Check[] {
   const install = 'run `npm run doctor -- --install-tools` (pinned copies into .mailkind/bin), or install it yourself';
   const out: Check[] = [];
   if (needKind) {
@@ -116,6 +137,20 @@ export function toolChecks(facts: Pick<Facts, 'kind' | 'kubectl' | 'tilt'>, pins
         ? { id: 'tilt', title: 'tilt (optional)', level: 'warn', detail: `${facts.tilt} is older than ${pins.tilt.minimum} (the Tiltfile's minimum)`, fix: `\`npm run doctor -- --install-tools\` (the official ${pins.tilt.version} into .mailkind/bin)` }
         : { id: 'tilt', title: 'tilt (optional)', level: 'ok', detail: facts.tilt },
   );
+  // Tilt's kustomize() runs a standalone kustomize when there is one on PATH (finding 11)
+  if (facts.tilt && facts.kustomize) {
+    out.push(
+      versionAtLeast(facts.kustomize, KUSTOMIZE_MINIMUM)
+        ? { id: 'kustomize', title: 'kustomize (Tilt uses it)', level: 'ok', detail: facts.kustomize }
+        : {
+            id: 'kustomize',
+            title: 'kustomize (Tilt uses it)',
+            level: 'warn',
+            detail: `${facts.kustomize} on PATH is older than ${KUSTOMIZE_MINIMUM}: Tilt's kustomize() runs it instead of kubectl's and it rejects labels.includeTemplates in manifests/`,
+            fix: 'upgrade it (https://kubectl.docs.kubernetes.io/installation/kustomize/) or remove it from PATH (Tilt then uses `kubectl kustomize`)',
+          },
+    );
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 // "declare, then reconcile"). Pure: the up step gathers the facts and acts on the decision.
 import { parseDocument } from 'yaml';
 import type { ContainerState } from '../tools/docker.js';
+import { samePin } from './images.js';
 import { PORT_KEYS, PORTS, type PortKey } from '../config/settings.js';
 
 export interface PortMapping {
@@ -18,12 +19,19 @@ export interface DesiredCluster {
   config: string;
 }
 
-/** manifests/kind/cluster.yaml with each docs/contract.md host port replaced by the configured one. */
-export function desiredCluster(name: string, kindConfigText: string, ports: Record<PortKey, number>): DesiredCluster {
+/**
+ * manifests/kind/cluster.yaml with each docs/contract.md host port replaced by the configured one, and
+ * every node's image replaced by `nodeImage` when given (the pinned one, maybe overridden).
+ */
+export function desiredCluster(name: string, kindConfigText: string, ports: Record<PortKey, number>, nodeImage?: string): DesiredCluster {
   const doc = parseDocument(kindConfigText);
   const nodes = doc.toJS() as { nodes: { image: string; extraPortMappings?: PortMapping[] }[] };
   const node = nodes.nodes[0];
   if (!node) throw new Error('manifests/kind/cluster.yaml has no nodes');
+  if (nodeImage) {
+    nodes.nodes.forEach((_, i) => doc.setIn(['nodes', i, 'image'], nodeImage));
+    node.image = nodeImage;
+  }
   const byNodePort = new Map(PORT_KEYS.map((k) => [PORTS[k].nodePort, k]));
   const mappings = (node.extraPortMappings ?? []).map((m, i) => {
     const key = byNodePort.get(m.containerPort);
@@ -49,7 +57,7 @@ export function controlPlaneName(cluster: string): string {
 /** What differs between the existing node container and the desired cluster ([] = matches). */
 export function clusterDifferences(node: ContainerState, desired: DesiredCluster): string[] {
   const diffs: string[] = [];
-  if (node.image && node.image !== desired.nodeImage) diffs.push(`node image is ${node.image}, wanted ${desired.nodeImage}`);
+  if (node.image && !samePin(node.image, desired.nodeImage)) diffs.push(`node image is ${node.image}, wanted ${desired.nodeImage}`);
   for (const m of desired.mappings) {
     const bindings = node.portBindings[`${m.containerPort}/tcp`] ?? [];
     const ok = bindings.some((b) => b.HostPort === String(m.hostPort) && (b.HostIp ?? '') === m.listenAddress);

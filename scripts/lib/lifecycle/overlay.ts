@@ -1,10 +1,11 @@
 // What `up` applies: a generated kustomization over the profile's manifests that adds only what
 // depends on this machine: the namespace (when overridden), where the sink image comes from
 // (a registry for --context), and the sink image's ID as a pod-template annotation, so a new
-// local build rolls the sink and an unchanged one does not. Tilt applies manifests/ directly.
+// local build rolls the sink and an unchanged one does not; and the image refs MAILKIND_PINS_OVERRIDE
+// replaces (scripts/lib/config/pins.ts). Tilt applies manifests/ directly.
 import { relative, sep } from 'node:path';
 import { stringify } from 'yaml';
-import { SINK_IMAGE_NAME } from '../config/pins.js';
+import { type KustomizeImage, SINK_IMAGE_NAME } from '../config/pins.js';
 
 export const SINK_IMAGE_ANNOTATION = 'mailkind.dev/sink-image-id';
 
@@ -19,6 +20,8 @@ export interface OverlayInput {
   sinkImage?: { newName: string; newTag: string };
   /** docker's image ID of the sink build ("sha256:..."); absent when unknown */
   sinkImageId?: string;
+  /** overridden pins (ImagePins.rewrites), as kustomize `images:` entries */
+  images?: readonly KustomizeImage[];
 }
 
 export function overlayKustomization(input: OverlayInput): string {
@@ -29,7 +32,14 @@ export function overlayKustomization(input: OverlayInput): string {
     resources: [rel],
   };
   if (input.namespace) doc.namespace = input.namespace;
-  if (input.sinkImage) doc.images = [{ name: SINK_IMAGE_NAME, newName: input.sinkImage.newName, newTag: input.sinkImage.newTag }];
+  const images: KustomizeImage[] = [...(input.images ?? [])];
+  if (input.sinkImage) {
+    // the pushed sink wins over an overridden sink ref: it is what was built
+    const at = images.findIndex((i) => i.name === SINK_IMAGE_NAME);
+    if (at !== -1) images.splice(at, 1);
+    images.push({ name: SINK_IMAGE_NAME, newName: input.sinkImage.newName, newTag: input.sinkImage.newTag });
+  }
+  if (images.length > 0) doc.images = images;
   if (input.sinkImageId) {
     doc.patches = [
       {

@@ -49,10 +49,11 @@ export async function probePorts(settings: Settings, docker: Docker, dockerUp: b
 
 export async function probe(settings: Settings, tools: ProbeTools, dockerInfo?: DockerInfo): Promise<Facts> {
   const docker = dockerInfo ?? (await tools.docker.info());
-  const [kind, kubectl, tilt, ports, watches, instances, disk] = await Promise.all([
+  const [kind, kubectl, tilt, kustomize, ports, watches, instances, disk] = await Promise.all([
     settings.external ? Promise.resolve(undefined) : tools.kind.version(),
     tools.kubectl.clientVersion(),
     tools.tilt ? tools.tilt.version() : Promise.resolve(undefined),
+    tools.tilt ? tools.tilt.kustomizeVersion() : Promise.resolve(undefined),
     probePorts(settings, tools.docker, docker.reachable),
     readNumber('/proc/sys/fs/inotify/max_user_watches'),
     readNumber('/proc/sys/fs/inotify/max_user_instances'),
@@ -67,6 +68,7 @@ export async function probe(settings: Settings, tools: ProbeTools, dockerInfo?: 
     kind,
     kubectl,
     tilt,
+    kustomize,
     ports,
     inotify: watches !== undefined && instances !== undefined ? { maxUserWatches: watches, maxUserInstances: instances } : undefined,
     freeDiskBytes: disk,

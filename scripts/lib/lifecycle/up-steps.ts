@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { allChecks, blockers, type Check } from './checks.js';
 import { controlPlaneName, decideCluster, desiredCluster } from './cluster.js';
-import { type Docker, type DockerInfo, platformOf, supportsSavePlatform } from '../tools/docker.js';
+import { type Docker, type DockerInfo, imageTransfer, platformOf } from '../tools/docker.js';
 import { UserError } from '../cli/errors.js';
 import { CommandError, lastLine } from '../tools/runner.js';
 import { buildSinkImage, pullImages } from './image-actions.js';
-import { planImages } from './images.js';
+import { digestAlias, foreignImages, planImages } from './images.js';
 import type { Kind } from '../tools/kind.js';
 import type { Kubectl } from '../tools/kubectl.js';
 import { overlayKustomization, overlayName, SINK_IMAGE_ANNOTATION } from './overlay.js';
@@ -51,6 +51,24 @@ export interface UpState {
   sinkImageId?: string;
   sinkImageRef?: string;
   warnings: Check[];
+}
+
+/**
+ * The local name of a pinned image: the pin itself, or the alias tag a bundle saved a digest
+ * reference under (images.ts digestAlias), or undefined when neither is on the host.
+ */
+export async function localRef(docker: Docker, pin: string): Promise<string | undefined> {
+  if (await docker.imageId(pin)) return pin;
+  const alias = digestAlias(pin);
+  return alias && (await docker.imageId(alias)) ? alias : undefined;
+}
+
+/** Refuses images whose platform is not the node's (a bundle made for another machine, finding 6). */
+async function checkPlatforms(docker: Docker, refs: readonly string[], platform: string, fix: string): Promise<void> {
+  const platforms = new Map<string, string | undefined>();
+  for (const ref of refs) platforms.set(ref, await docker.imagePlatform(ref));
+  const foreign = foreignImages(platforms, platform);
+  if (foreign.length > 0) throw new UserError(`images for another platform than this ${platform} Docker: ${foreign.join(', ')}`, fix);
 }
 
 export interface UpContext {
@@ -113,10 +131,17 @@ const offlineBundle: Step<UpContext> = {
     await ctx.tools.docker.load(file);
     const wanted = [ctx.pins.images.node, ...ctx.pins.images.pulled, ctx.pins.images.sink];
     const missing: string[] = [];
-    for (const ref of wanted) if (!(await ctx.tools.docker.imageId(ref))) missing.push(ref);
+    const found: string[] = [];
+    for (const ref of wanted) {
+      const local = await localRef(ctx.tools.docker, ref);
+      if (local) found.push(local);
+      else missing.push(ref);
+    }
     if (missing.length > 0) {
       throw new UserError(`the bundle ${file} lacks ${missing.join(', ')}`, 'the pins changed since it was made: run `npm run bundle` again');
     }
+    const platform = ctx.state.platform ?? 'linux/amd64';
+    await checkPlatforms(ctx.tools.docker, found, platform, `make the bundle for this machine: \`npm run bundle -- --platform ${platform}\``);
     return `loaded ${file} (${wanted.length} images)`;
   },
 };
@@ -133,12 +158,33 @@ async function createCluster(ctx: UpContext, config: string): Promise<void> {
   }
 }
 
+/**
+ * What kind installs after `kubeadm init` (kind v0.32.0 pkg/cluster/internal/create/create.go runs
+ * kubeadminit, then installcni: the kindnet DaemonSet, then installstorage: the `standard`
+ * StorageClass). A cluster interrupted in between has a kubeconfig but its node never becomes
+ * Ready (finding 8).
+ */
+export const KIND_ADDONS = [
+  { ref: 'daemonset/kindnet', namespace: 'kube-system' },
+  { ref: 'storageclass/standard', namespace: undefined },
+] as const;
+
+async function missingAddons(k: Kubectl): Promise<string[]> {
+  const out: string[] = [];
+  for (const a of KIND_ADDONS) if (!(await k.exists(a.ref, a.namespace))) out.push(a.ref);
+  return out;
+}
+
 const cluster: Step<UpContext> = {
   name: 'cluster',
   title: 'Kind cluster',
-  async run(ctx) {
+  async run(ctx, out) {
     const { settings, tools } = ctx;
-    const desired = desiredCluster(settings.cluster, await readFile(settings.paths.kindConfig, 'utf8'), settings.ports);
+    // kind create and kind export kubeconfig make kind-<cluster> the current context (finding 10)
+    const previousContext = await tools.kubectl.currentContext();
+    // offline, a bundled node image exists only under its alias: give kind the name it can find
+    const nodeImage = (await localRef(tools.docker, ctx.pins.images.node)) ?? ctx.pins.images.node;
+    const desired = desiredCluster(settings.cluster, await readFile(settings.paths.kindConfig, 'utf8'), settings.ports, nodeImage);
     const [listed, node] = await Promise.all([tools.kind.clusters(), tools.docker.container(controlPlaneName(settings.cluster))]);
     const decision = decideCluster({ listed: listed.includes(settings.cluster), node, desired });
     let outcome: string;
@@ -164,8 +210,30 @@ const cluster: Step<UpContext> = {
       await createCluster(ctx, desired.config);
       if (!(await tools.kind.exportKubeconfig(settings.cluster))) throw new UserError(`cannot write the kubeconfig of "${settings.cluster}"`, 'check ~/.kube/config is writable (or KUBECONFIG)');
       outcome = 'recreated (the previous one was half-made)';
+    } else if (decision.action !== 'create') {
+      // the API server of a started (or just restarted) node needs a moment (finding 4)
+      const api = await tools.kubectl.waitReachable(120);
+      if (api.exitCode !== 0) throw new UserError(`the API server of ${settings.cluster} does not answer: ${lastLine(api.stderr)}`, `check \`docker logs ${controlPlaneName(settings.cluster)}\`; if it is broken, \`npm run down\` and \`npm run up\``);
+      const missing = await missingAddons(tools.kubectl);
+      if (missing.length > 0) {
+        out.note(`${settings.cluster} lacks ${missing.join(', ')}: its creation was interrupted; making it again`);
+        await tools.kind.delete(settings.cluster);
+        await createCluster(ctx, desired.config);
+        if (!(await tools.kind.exportKubeconfig(settings.cluster))) throw new UserError(`cannot write the kubeconfig of "${settings.cluster}"`, 'check ~/.kube/config is writable (or KUBECONFIG)');
+        outcome = `recreated (the previous one lacked ${missing.join(', ')})`;
+      }
     }
-    return `${settings.cluster} ${outcome} (context ${settings.context})`;
+    // mailkind itself always passes --context; give the user back the context they had, except
+    // for Tilt, which deploys to the current context and refuses any other than kind-<cluster>
+    let contextNote = `context ${settings.context}`;
+    if (previousContext && previousContext !== settings.context) {
+      if (ctx.options.forTilt) contextNote = `current context switched from ${previousContext} to ${settings.context} (Tilt deploys there)`;
+      else {
+        await tools.kubectl.useContext(previousContext);
+        contextNote = `context ${settings.context}; your current context stays ${previousContext}`;
+      }
+    }
+    return `${settings.cluster} ${outcome} (${contextNote})`;
   },
 };
 
@@ -174,6 +242,9 @@ const nodesReady: Step<UpContext> = {
   title: 'Nodes and CoreDNS ready',
   async run(ctx) {
     const k = ctx.tools.kubectl;
+    // `kubectl wait` exits at once on a refused connection: wait for the API server first (finding 4)
+    const api = await k.waitReachable(180);
+    if (api.exitCode !== 0) throw new UserError(`the API server of ${ctx.settings.context} does not answer in 180s: ${lastLine(api.stderr)}`, 'check `docker logs <cluster>-control-plane`; if it is broken, `npm run down` and `npm run up`');
     const nodes = await k.waitNodesReady(180);
     if (nodes.exitCode !== 0) {
       throw new UserError(`nodes of ${ctx.settings.context} not Ready in 180s: ${lastLine(nodes.stderr)}`, 'check `docker logs <cluster>-control-plane`; if it is broken, `npm run down` and `npm run up`');
@@ -217,8 +288,11 @@ async function loadIntoKind(ctx: UpContext, refs: readonly string[]): Promise<vo
   const dir = await mkdtemp(join(parent, 'images-'));
   try {
     const archive = join(dir, 'images.tar');
-    const d = dockerOrFail(ctx);
-    await ctx.tools.docker.save(refs, archive, supportsSavePlatform(d.serverVersion) ? ctx.state.platform : undefined);
+    const transfer = imageTransfer(dockerOrFail(ctx));
+    if (!transfer.ok) throw new UserError(transfer.reason, transfer.fix);
+    const platform = ctx.state.platform ?? 'linux/amd64';
+    await checkPlatforms(ctx.tools.docker, refs, platform, `pull them for this machine: \`docker pull --platform ${platform} <image>\`, or make the bundle with --platform ${platform}`);
+    await ctx.tools.docker.save(refs, archive, transfer.savePlatform ? platform : undefined);
     await ctx.tools.kind.loadImageArchive(ctx.settings.cluster, archive);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -236,10 +310,18 @@ const images: Step<UpContext> = {
   async run(ctx, out) {
     // archives an interrupted `up` left behind
     await rm(join(ctx.settings.paths.state, 'tmp'), { recursive: true, force: true });
-    const wanted = imagesForProfile(ctx.pins.images.pulled, profileRunsMailman(ctx.settings.profile));
+    const wanted = imagesForProfile(ctx.pins.images.pulled, profileRunsMailman(ctx.settings.profile), ctx.pins.images.names);
     const onNode = await nodeImages(ctx);
     const onHost = new Set<string>();
-    for (const ref of wanted) if (!onNode.has(containerdName(ref)) && (await ctx.tools.docker.imageId(ref))) onHost.add(ref);
+    const local = new Map<string, string>();
+    for (const ref of wanted) {
+      if (onNode.has(containerdName(ref))) continue;
+      const l = await localRef(ctx.tools.docker, ref);
+      if (l) {
+        onHost.add(ref);
+        local.set(ref, l);
+      }
+    }
     const plan = planImages(wanted, onNode, onHost, !ctx.options.images);
     if (plan.unavailable.length > 0) throw new UserError(`not in the bundle nor on the node: ${plan.unavailable.join(', ')}`, 'run `npm run bundle` again');
     if (plan.pull.length > 0) {
@@ -248,7 +330,7 @@ const images: Step<UpContext> = {
     }
     if (plan.load.length > 0) {
       out.note(`loading ${plan.load.length} image(s) into ${ctx.settings.cluster}`);
-      await loadIntoKind(ctx, plan.load);
+      await loadIntoKind(ctx, plan.load.map((r) => local.get(r) ?? r));
     }
     return plan.load.length === 0 ? `all ${wanted.length} present` : `${plan.pull.length} pulled, ${plan.load.length} loaded, ${plan.present.length} present`;
   },
@@ -274,7 +356,9 @@ const sinkImage: Step<UpContext> = {
       out.note(`docker build ${ref}`);
       await buildSinkImage(docker, root, ref);
     }
-    const id = await docker.imageId(ref);
+    // what the image is (layers and config), not docker's ID: that changes on every build with the
+    // containerd store (finding 3), which would reload the sink and restart its pod each time
+    const id = await docker.imageIdentity(ref);
     if (!id) throw new UserError(`${ref} is not on the host after the build`, 'run `docker build -f sinks/smtp-sink/Dockerfile -t mailkind/smtp-sink:dev .`');
     ctx.state.sinkImageId = id;
     if (ctx.settings.external) {
@@ -335,6 +419,7 @@ const manifests: Step<UpContext> = {
       namespace: settings.namespace === 'mailkind' ? undefined : settings.namespace,
       sinkImage: ref ? { newName: ref.slice(0, ref.lastIndexOf(':')), newTag: ref.slice(ref.lastIndexOf(':') + 1) } : undefined,
       sinkImageId: state.sinkImageId,
+      images: ctx.pins.images.rewrites,
     });
     await writeFile(join(overlayDir, 'kustomization.yaml'), text);
     const lines = await ctx.tools.kubectl.applyKustomization(overlayDir);

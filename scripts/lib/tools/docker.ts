@@ -1,5 +1,9 @@
 // The docker CLI, as the bootstrap uses it. Every method goes through the Runner seam.
+import { createHash } from 'node:crypto';
 import type { RunResult, Runner } from './runner.js';
+
+/** Where the engine keeps images: the classic graph drivers, or containerd's snapshotters. */
+export type ImageStore = 'classic' | 'containerd';
 
 export interface DockerInfo {
   reachable: boolean;
@@ -14,6 +18,12 @@ export interface DockerInfo {
   /** Docker Desktop, OrbStack, colima... (OperatingSystem) */
   operatingSystem: string;
   rootDir: string;
+  /** the docker CLI's own version (ClientInfo.Version): flags like `save --platform` are the CLI's */
+  clientVersion: string;
+  /** the image store: containerd when `docker info` names the containerd snapshotter */
+  imageStore: ImageStore;
+  /** Driver, e.g. overlay2 (classic) or overlayfs (containerd snapshotter) */
+  storageDriver: string;
 }
 
 export interface ContainerState {
@@ -40,6 +50,11 @@ export function parseDockerInfo(stdout: string, exitCode: number, stderr: string
   const reachable = exitCode === 0 && serverVersion !== '' && serverErrors.length === 0;
   const error = reachable ? undefined : (serverErrors[0] ?? stderr.split('\n').find((l) => l.trim()) ?? 'docker info failed').trim();
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  // moby reports the containerd store as DriverStatus [["driver-type", "io.containerd.snapshotter.v1"]]
+  // (daemon/containerd/service.go, moby v29); the classic store lists graph driver details there
+  const driverStatus = Array.isArray(doc.DriverStatus) ? (doc.DriverStatus as unknown[][]) : [];
+  const containerd = driverStatus.some((p) => Array.isArray(p) && p[0] === 'driver-type' && String(p[1]).startsWith('io.containerd.snapshotter'));
+  const client = doc.ClientInfo && typeof doc.ClientInfo === 'object' ? (doc.ClientInfo as Record<string, unknown>) : {};
   return {
     reachable,
     error,
@@ -50,6 +65,9 @@ export function parseDockerInfo(stdout: string, exitCode: number, stderr: string
     osType: str(doc.OSType),
     operatingSystem: str(doc.OperatingSystem),
     rootDir: str(doc.DockerRootDir),
+    clientVersion: str(client.Version),
+    imageStore: containerd ? 'containerd' : 'classic',
+    storageDriver: str(doc.Driver),
   };
 }
 
@@ -60,14 +78,44 @@ export function platformOf(architecture: string): string {
   return `linux/${architecture}`;
 }
 
+function major(version: string): number {
+  return Number(/^v?(\d+)\./.exec(version)?.[1] ?? 0);
+}
+
 /**
- * `docker image save --platform` exists from Docker 28 (API 1.48); it is what avoids kind's
- * "content digest not found" with the containerd image store (kind#3795). Older engines save the
- * one platform they pulled anyway.
+ * `docker image save --platform` needs both a CLI and an engine of Docker 28 or newer (API 1.48;
+ * docker/cli v28.0.0 cli/command/image/save.go adds the flag, an older CLI fails with "unknown
+ * flag: --platform"; moby v28.0.0 api/server/router/image reads `platform` from API 1.48). It is
+ * what avoids kind's "content digest not found" with the containerd image store (kind#3795).
+ * An unknown CLI version (an old `docker info` without ClientInfo) counts as old.
  */
-export function supportsSavePlatform(serverVersion: string): boolean {
-  const major = Number(/^(\d+)\./.exec(serverVersion)?.[1] ?? 0);
-  return major >= 28;
+export function supportsSavePlatform(serverVersion: string, clientVersion: string): boolean {
+  return major(serverVersion) >= 28 && major(clientVersion) >= 28;
+}
+
+/** The oldest engine the toolkit supports per image store (docs/testing-docker.md, "Docker engines supported"). */
+export const MINIMUM_ENGINE: Record<ImageStore, number> = { classic: 27, containerd: 28 };
+
+/**
+ * Whether images can be saved for kind on this engine, and how. The classic store saves the one
+ * platform it holds; the containerd store before 28 saves the whole index without the platforms
+ * never pulled, which kind's `ctr images import --all-platforms` rejects ("content digest ... not
+ * found", kind#3795; moby v27.5 daemon/containerd/image_exporter.go exports the index as is), and
+ * it has no `--platform` to avoid that.
+ */
+export function imageTransfer(d: Pick<DockerInfo, 'serverVersion' | 'clientVersion' | 'imageStore'>): { ok: true; savePlatform: boolean } | { ok: false; reason: string; fix: string } {
+  const savePlatform = supportsSavePlatform(d.serverVersion, d.clientVersion);
+  if (d.imageStore === 'containerd' && !savePlatform) {
+    const old = major(d.serverVersion) < 28 ? `Docker ${d.serverVersion}` : `the docker CLI ${d.clientVersion || '(unknown version)'}`;
+    return {
+      ok: false,
+      reason: `${old} with the containerd image store cannot save one platform of an image, and kind cannot load the whole index (kind issue 3795)`,
+      fix: major(d.serverVersion) < 28
+        ? 'upgrade to Docker 28 or newer (Docker Desktop 4.39+), or turn off "Use containerd for pulling and storing images"'
+        : 'upgrade the docker CLI to 28 or newer (it is older than the engine)',
+    };
+  }
+  return { ok: true, savePlatform };
 }
 
 export class Docker {
@@ -106,6 +154,24 @@ export class Docker {
     return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
   }
 
+  /** `linux/amd64` (os/architecture) of a local image, or undefined when it is not on the host. */
+  async imagePlatform(ref: string): Promise<string | undefined> {
+    const r = await this.run('docker', ['image', 'inspect', '--format', '{{.Os}}/{{.Architecture}}', ref], { reject: false, timeoutMs: 20_000 });
+    return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+  }
+
+  /**
+   * What the image is, independent of when it was built and of the image store: a hash of its
+   * layers and config. The containerd store's image ID is the digest of an index that carries
+   * BuildKit's provenance attestation, which has timestamps, so a fully cached rebuild gets a new
+   * ID (finding 3); the layers and config of a cached build do not change.
+   */
+  async imageIdentity(ref: string): Promise<string | undefined> {
+    const r = await this.run('docker', ['image', 'inspect', '--format', '{{json .RootFS.Layers}} {{json .Config}} {{.Os}}/{{.Architecture}}', ref], { reject: false, timeoutMs: 20_000 });
+    if (r.exitCode !== 0 || !r.stdout.trim()) return undefined;
+    return `sha256:${createHash('sha256').update(r.stdout.trim()).digest('hex')}`;
+  }
+
   async pull(ref: string, platform: string): Promise<void> {
     await this.run('docker', ['pull', '--quiet', '--platform', platform, ref], { timeoutMs: 15 * 60_000 });
   }
@@ -121,7 +187,9 @@ export class Docker {
 
   async build(opts: { context: string; dockerfile: string; tag: string; platform?: string }): Promise<void> {
     const args = ['build', '--quiet', '--file', opts.dockerfile, '--tag', opts.tag, ...(opts.platform ? ['--platform', opts.platform] : []), opts.context];
-    await this.run('docker', args, { timeoutMs: 15 * 60_000 });
+    // no default provenance attestation (buildx reads this; the legacy builder makes none): with
+    // the containerd store it turns the image into an index whose digest changes on every build
+    await this.run('docker', args, { timeoutMs: 15 * 60_000, env: { BUILDX_NO_DEFAULT_ATTESTATIONS: '1' } });
   }
 
   async tag(source: string, target: string): Promise<void> {

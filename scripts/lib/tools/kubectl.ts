@@ -32,6 +32,39 @@ export class Kubectl {
     return r.exitCode === 0 && r.stdout.split('\n').map((l) => l.trim()).includes(this.target.context);
   }
 
+  /** The kubeconfig's current context ("" when none): kind switches it on create and export. */
+  async currentContext(): Promise<string> {
+    const r = await this.run('kubectl', ['config', 'current-context'], { reject: false, timeoutMs: 20_000 });
+    return r.exitCode === 0 ? r.stdout.trim() : '';
+  }
+
+  async useContext(name: string): Promise<void> {
+    await this.run('kubectl', ['config', 'use-context', name], { timeoutMs: 20_000 });
+  }
+
+  /**
+   * Polls /readyz until the API server answers or `timeoutSeconds` pass: after a Docker restart
+   * the node runs but the API server is down for a while, and `kubectl wait` gives up at once on
+   * a refused connection (finding 4). Returns the last result.
+   */
+  async waitReachable(timeoutSeconds: number, now: () => number = Date.now): Promise<RunResult> {
+    const deadline = now() + timeoutSeconds * 1000;
+    for (;;) {
+      const r = await this.reachable(5);
+      if (r.exitCode === 0 || now() >= deadline) return r;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  }
+
+  /** Whether `ref` (kind/name) exists in `namespace`. */
+  async exists(ref: string, namespace?: string): Promise<boolean> {
+    const r = await this.run('kubectl', ['--context', this.target.context, ...(namespace ? ['--namespace', namespace] : []), 'get', ref, '--ignore-not-found', '--output', 'name'], {
+      reject: false,
+      timeoutMs: 30_000,
+    });
+    return r.exitCode === 0 && r.stdout.trim() !== '';
+  }
+
   /** The API server answers /readyz within a few seconds. */
   async reachable(timeoutSeconds = 5): Promise<RunResult> {
     return this.run('kubectl', [...this.base(false), '--request-timeout', `${timeoutSeconds}s`, 'get', '--raw', '/readyz'], {

@@ -47,9 +47,21 @@ export function describeFailure(r: RunResult): string {
   return `${cmd}: exit ${r.exitCode}${last ? `: ${last}` : ''}`;
 }
 
+/**
+ * Lines that point at help after the cause, never the cause: docker/cli ends a failed `docker run`
+ * with "Run 'docker run --help' for more information" (cli/cobra.go, cmd/docker/docker.go,
+ * v28/v29), older CLIs with "See 'docker run --help'.", and kind repeats the failed command's
+ * output, that line included, as its last line (kind v0.32.0 pkg/exec: "Command Output: ...").
+ */
+const HELP_HINT = /^(?:Command Output: )?(?:Run '[^']*--help' for more information\.?|See '[^']*--help'\.?)$/;
+
+/** The last line of an error output that says what went wrong (help pointers skipped). */
 export function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines.at(-1) ?? '';
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !HELP_HINT.test(l));
+  return (lines.at(-1) ?? '').replace(/^Command Output: /, '');
 }
 
 export interface ExecaRunnerOptions {

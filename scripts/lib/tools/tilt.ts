@@ -9,4 +9,14 @@ export class Tilt {
     const r = await this.run('tilt', ['version'], { reject: false, timeoutMs: 20_000 });
     return r.exitCode === 0 ? r.stdout.trim() : undefined;
   }
+
+  /**
+   * The standalone `kustomize` on PATH, which Tilt's kustomize() runs in preference to `kubectl
+   * kustomize` (Tiltfile API docs, kustomize(): "uses kustomize on PATH, else kubectl kustomize").
+   * `v5.5.0`, or `{Version:kustomize/v4.5.7 ...}` from v4; undefined when there is none.
+   */
+  async kustomizeVersion(): Promise<string | undefined> {
+    const r = await this.run('kustomize', ['version'], { reject: false, timeoutMs: 20_000 });
+    return r.exitCode === 0 && !r.notFound ? r.stdout.trim() : undefined;
+  }
 }

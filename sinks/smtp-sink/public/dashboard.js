@@ -1,11 +1,19 @@
-// The sink's dashboard: one EventSource (/api/events), counters, a rate chart, recent messages and
-// fault rules. Message data is attacker-controlled: it only ever reaches the page through textContent.
+// The sink's dashboard: one EventSource (/api/events), counters (the sink's and kumod's), a rate
+// chart, messages with their journeys, refused attempts and fault rules. Message data is
+// attacker-controlled: it only ever reaches the page through textContent.
 const MAX_ROWS = 50;
+const MAX_REFUSED = 25;
 const POINTS = 300;
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const nf = new Intl.NumberFormat();
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+// 24-hour everywhere (h23: 00-23; a locale's 12-hour default or hour12:false's "24:05" never show)
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+/** 2026-12-02 05:10:07, local time */
+const dateTime = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${timeFmt.format(d)}`;
+/** 05:10:07.412, local time */
+const preciseTime = (d) => `${timeFmt.format(d)}.${pad(d.getMilliseconds(), 3)}`;
 
 let rate = new Array(POINTS).fill(0);
 let lastId = 0; // ids only grow within a sink process: skip what is shown (a snapshot rebuilds the table)
@@ -58,11 +66,152 @@ function showStats(s) {
   $('rate').textContent = s.ratePerSecond.toLocaleString(undefined, { maximumFractionDigits: 1 });
   const since = $('since');
   since.dateTime = s.since;
-  since.textContent = new Date(s.since).toLocaleString();
+  since.textContent = dateTime(new Date(s.since));
+  const k = s.journey;
+  if (k) {
+    for (const name of ['received', 'delivered', 'deferred', 'bounced', 'expired']) $(`kumo-${name}`).textContent = nf.format(k[name]);
+    $('kumo-note').textContent = k.records ? `kumod's own log records (${nf.format(k.records)} so far)` : "kumod's own log records: none yet (its log hook posts them; a local sink gets none)";
+  }
 }
 
-function messageRow(m) {
+// ---- journeys: the list, and one message's journey when clicked ----
+
+const STATUS_TEXT = { delivered: 'delivered', bounced: 'bounced', expired: 'expired', rejected: 'rejected by kumod', refused: 'refused by the sink', queued: 'queued' };
+let openMessageId = null;
+
+function statusCell(status) {
+  const td = el('td');
+  td.append(el('span', STATUS_TEXT[status] ?? status, `badge ${status}`));
+  return td;
+}
+
+/** A row that opens a journey: a real button in its first cell keeps it usable from the keyboard. */
+function clickable(tr, messageId) {
+  if (!messageId) return tr;
+  tr.classList.add('clickable');
+  tr.dataset.messageId = messageId;
+  tr.addEventListener('click', () => void openJourney(messageId));
+  return tr;
+}
+
+function journeyRow(j) {
   const tr = el('tr');
+  const time = el('td');
+  time.append(el('time', timeFmt.format(new Date(j.lastSeen))));
+  const what = el('td');
+  const button = el('button', j.subject ?? `<${j.messageId}>`, 'link');
+  button.type = 'button';
+  button.title = `Message-ID <${j.messageId}>`;
+  what.append(button);
+  tr.append(
+    time,
+    what,
+    j.run === null ? el('td', '–', 'muted') : clipped(j.run),
+    statusCell(j.status),
+    el('td', nf.format(j.recipients), 'num'),
+    el('td', nf.format(j.deferrals), j.deferrals ? 'num retry' : 'num'),
+    el('td', nf.format(j.refusals), j.refusals ? 'num bad-text' : 'num'),
+  );
+  return clickable(tr, j.messageId);
+}
+
+function showJourneys(list) {
+  const rows = list.map(journeyRow);
+  $('journeys').replaceChildren(...(rows.length ? rows : [emptyRow(7, 'No message yet.')]));
+}
+
+function refusedRow(a) {
+  const tr = el('tr');
+  const time = el('td');
+  time.append(el('time', timeFmt.format(new Date(a.time))));
+  const why = [a.fault ? `fault ${a.fault}` : null, a.note].filter(Boolean).join('; ') || '–';
+  tr.append(
+    time,
+    el('td', a.code === 0 ? 'dropped' : a.code, a.code >= 500 ? 'num bad-text' : 'num warn-text'),
+    el('td', a.phase === 'data' ? 'after DATA' : a.phase.toUpperCase()),
+    clipped(a.rcptTo.join(', ') || '–'),
+    a.run === null ? el('td', '–', 'muted') : clipped(a.run),
+    clipped(why),
+    el('td', a.attempt, 'num'),
+  );
+  return clickable(tr, a.messageId);
+}
+
+/** Refusals arrive oldest first; newest on top, MAX_REFUSED kept. */
+function addRefused(list, replace) {
+  const body = $('refused');
+  if (replace) body.replaceChildren();
+  body.querySelector('.empty')?.remove();
+  const frag = document.createDocumentFragment();
+  for (const a of [...list].reverse()) frag.append(refusedRow(a));
+  body.prepend(frag);
+  while (body.rows.length > MAX_REFUSED) body.lastElementChild.remove();
+  if (!body.rows.length) body.append(emptyRow(7, 'No refusal yet. Send to tempfail@… or permfail@… to see one.'));
+}
+
+const KIND_TEXT = { Accepted: 'accepted by the sink', Refused: 'refused by the sink', Dropped: 'connection dropped by the sink' };
+
+function stepItem(s) {
+  const li = el('li', undefined, `step ${s.source} ${s.kind}`);
+  const time = el('time', preciseTime(new Date(s.time)), 'step-time');
+  time.dateTime = s.time;
+  const who = el('span', s.source === 'kumod' ? 'KumoMTA' : 'sink', `who ${s.source}`);
+  const what = el('span', s.source === 'sink' ? KIND_TEXT[s.kind] ?? s.kind : s.kind, 'what');
+  const code = el('span', s.code ? String(s.code) : '', s.code >= 500 ? 'code bad-text' : s.code >= 400 ? 'code warn-text' : 'code');
+  li.append(time, who, what, code);
+  const detail = [s.text, s.where, s.attempt ? `attempt ${s.attempt}` : null].filter(Boolean).join(' · ');
+  if (detail) li.append(el('span', detail, 'detail'));
+  return li;
+}
+
+function renderJourney(j) {
+  $('journey-id').textContent = `<${j.messageId}>`;
+  $('journey-meta').replaceChildren(
+    el('span', STATUS_TEXT[j.status] ?? j.status, `badge ${j.status}`),
+    ` ${j.subject ? `“${j.subject}”` : ''}${j.run ? ` · run ${j.run}` : ''} · ${dateTime(new Date(j.firstSeen))} → ${timeFmt.format(new Date(j.lastSeen))}`,
+  );
+  const blocks = j.timelines.map((t) => {
+    const div = el('div', undefined, t.parent ? 'timeline child' : 'timeline');
+    div.dataset.recipient = t.recipient;
+    const head = el('h3');
+    head.append(t.parent ? `copy from ${t.parent} to ` : 'to ', el('strong', t.recipient), ' ', el('span', STATUS_TEXT[t.status] ?? t.status, `badge ${t.status}`));
+    const counts = [t.deferrals ? `${t.deferrals} deferred` : null, t.refusals ? `${t.refusals} refused` : null].filter(Boolean).join(', ');
+    if (counts) head.append(el('span', ` ${counts}`, 'muted'));
+    const ol = el('ol', undefined, 'steps');
+    ol.append(...t.steps.map(stepItem));
+    div.append(head, ol);
+    return div;
+  });
+  $('journey-timelines').replaceChildren(...blocks);
+}
+
+async function openJourney(messageId) {
+  openMessageId = messageId;
+  const panel = $('journey');
+  panel.hidden = false;
+  try {
+    const res = await fetch(`/api/journey?messageId=${encodeURIComponent(messageId)}`);
+    const body = await res.json();
+    if (openMessageId !== messageId) return;
+    if (!res.ok || !body.journeys.length) {
+      $('journey-id').textContent = `<${messageId}>`;
+      $('journey-meta').textContent = res.ok ? 'Nothing recorded for this message any more (reset, or dropped from the ring).' : body.error;
+      $('journey-timelines').replaceChildren();
+      return;
+    }
+    renderJourney(body.journeys[0]);
+  } catch {
+    $('journey-meta').textContent = 'The sink did not answer; it will be tried again on the next update.';
+  }
+}
+
+$('journey-close').addEventListener('click', () => {
+  openMessageId = null;
+  $('journey').hidden = true;
+});
+
+function messageRow(m) {
+  const tr = clickable(el('tr'), m.messageId);
   const at = new Date(m.receivedAt);
   const time = el('td');
   time.append(el('time', timeFmt.format(at)));
@@ -241,6 +390,9 @@ function connect() {
     lastId = 0;
     addMessages([...d.recent].reverse(), false);
     showFaults(d.faults);
+    addRefused(d.refused ?? [], true);
+    showJourneys(d.journeys ?? []);
+    if (openMessageId) void openJourney(openMessageId);
     setStatus('live');
     queueDraw();
   });
@@ -250,6 +402,12 @@ function connect() {
     mergeRate(d.second, d.recentRate);
     addMessages(d.messages, true);
     showHits(d.hits);
+    if (d.refused?.length) addRefused(d.refused, false);
+    // journeys come only when something changed: then the open one is fetched again, live
+    if (d.journeys) {
+      showJourneys(d.journeys);
+      if (openMessageId) void openJourney(openMessageId);
+    }
     queueDraw();
   });
   source.addEventListener('faults', (e) => showFaults(JSON.parse(e.data)));

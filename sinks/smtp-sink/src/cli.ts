@@ -62,6 +62,7 @@ Runtime fault rules: PUT /api/faults (docs/sink.md). API and dashboard: http://<
     .addOption(new Option('--hostname <name>', 'name in the SMTP greeting').env('SINK_HOSTNAME').default(d.hostname))
     .addOption(new Option('--max-messages <n>', 'messages kept in the ring buffer').env('SINK_MAX_MESSAGES').argParser(parseCount).default(d.maxMessages))
     .addOption(new Option('--max-attempts <n>', 'attempts kept in the ring buffer').env('SINK_MAX_ATTEMPTS').argParser(parseCount).default(d.maxAttempts))
+    .addOption(new Option('--max-journey-records <n>', 'kumod log records kept for journeys').env('SINK_MAX_JOURNEY_RECORDS').argParser(parseCount).default(d.maxJourneyRecords))
     .addOption(new Option('--max-size <bytes>', 'SIZE limit; larger messages get 552').env('SINK_MAX_SIZE').argParser(parseBytes).default(d.maxSize, '25MiB'))
     .addOption(new Option('--max-recipients <n>', 'recipients per transaction; more get 452').env('SINK_MAX_RECIPIENTS').argParser(parseCount).default(d.maxRecipients))
     .addOption(new Option('--max-clients <n>', 'concurrent connections; more get 421').env('SINK_MAX_CLIENTS').argParser(parseCount).default(d.maxClients))

@@ -11,6 +11,8 @@ export interface SinkConfig {
   maxMessages: number;
   /** Ring buffer of recorded attempts (accepted and refused). */
   maxAttempts: number;
+  /** Ring buffer of kumod log records posted to /api/journey/records. */
+  maxJourneyRecords: number;
   /** SIZE limit in bytes; larger messages are refused with 552 and not recorded. */
   maxSize: number;
   /** RCPT beyond this in one transaction gets 452 (RFC 5321 4.5.3.1.8). */
@@ -37,6 +39,7 @@ export const DEFAULT_CONFIG: SinkConfig = {
   hostname: 'smtp-sink.mailkind.test',
   maxMessages: 10_000,
   maxAttempts: 50_000,
+  maxJourneyRecords: 100_000,
   maxSize: 25 * 1024 * 1024,
   maxRecipients: 1000,
   maxClients: 1000,

@@ -2,10 +2,11 @@
 // path pays nothing for metrics.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CounterName, SinkStore } from './record/store.js';
+import type { JourneyStore } from './journey/store.js';
 
 const PREFIX = 'mailkind_sink_';
 
-export function createMetrics(store: SinkStore): Registry {
+export function createMetrics(store: SinkStore, journey?: JourneyStore): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
 
@@ -53,5 +54,27 @@ export function createMetrics(store: SinkStore): Registry {
   gauge('stored_messages', 'Messages held in the ring buffer.', () => store.messageCount);
   gauge('stored_attempts', 'Attempts held in the ring buffer.', () => store.attemptCount);
   gauge('stored_body_bytes', 'Bytes of raw messages held.', () => store.bodyBytes);
+  if (journey) {
+    new Counter({
+      name: PREFIX + 'journey_records_total',
+      help: 'kumod log records posted to /api/journey/records, by record type.',
+      labelNames: ['type'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [type, n] of Object.entries(journey.totals.byType)) this.inc({ type }, n);
+      },
+    });
+    new Counter({
+      name: PREFIX + 'journey_records_invalid_total',
+      help: 'Posted log records refused as invalid (no type or time).',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(journey.totals.invalid);
+      },
+    });
+    gauge('stored_journey_records', 'kumod log records held in the ring buffer.', () => journey.size);
+  }
   return registry;
 }

@@ -9,6 +9,7 @@ import { EventHub } from './http/events.js';
 import { createHttpServer } from './http/server.js';
 import { createMetrics } from './metrics.js';
 import { SinkStore } from './record/store.js';
+import { JourneyStore } from './journey/store.js';
 import { createSmtpServer } from './smtp/server.js';
 import { loadTls, type TlsMaterial } from './smtp/tls.js';
 
@@ -22,6 +23,7 @@ export interface RunningSink {
   /** http://host:port of the API, with loopback for a wildcard bind. */
   url: string;
   store: SinkStore;
+  journey: JourneyStore;
   faults: FaultEngine;
   tls: TlsMaterial | null;
   close(): Promise<void>;
@@ -71,11 +73,12 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const store = new SinkStore({ maxMessages: config.maxMessages, maxAttempts: config.maxAttempts, bodyBudget: config.keepBodies ? config.bodyBudget : 0 });
   const faults = new FaultEngine(Math.max(100_000, config.maxMessages * 2));
   await initialFaults(config.faultsFile, faults);
-  const events = new EventHub(store, faults);
+  const journey = new JourneyStore(config.maxJourneyRecords);
+  const events = new EventHub(store, faults, 1000, journey);
   let ready = false;
   const smtp = createSmtpServer({ config, store, faults, tls });
   store.openConnections = () => smtp.openConnections;
-  const http = createHttpServer({ store, faults, metrics: createMetrics(store), events, isReady: () => ready });
+  const http = createHttpServer({ store, journey, faults, metrics: createMetrics(store, journey), events, isReady: () => ready });
   // keep-alive sockets from dashboards must not hold a shutdown open
   http.keepAliveTimeout = 5_000;
 
@@ -96,6 +99,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
     httpPort,
     url: `http://${apiHost.includes(':') ? `[${apiHost}]` : apiHost}:${httpPort}`,
     store,
+    journey,
     faults,
     tls,
     async close() {

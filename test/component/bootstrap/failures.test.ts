@@ -5,10 +5,14 @@
 import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { fakeWorld, mutatingCalls, realKubectl, runEntry } from '../../helpers/fake-tools.js';
+import { skipWithout } from '../../helpers/prerequisites.js';
 
 const kubectl = realKubectl();
-const skip = kubectl ? undefined : 'kubectl not found: the fake kubectl renders manifests with the real `kubectl kustomize`';
-if (skip) console.warn(`bootstrap lifecycle tests skipped: ${skip}`);
+const skip = skipWithout(
+  kubectl ? undefined : { what: `test/component/bootstrap/failures.test.ts (npm run up failure modes against fake docker and kind)`, reason: 'kubectl not found: the fake kubectl renders manifests with the real `kubectl kustomize`', fix: 'install kubectl (https://kubernetes.io/docs/tasks/tools/)' },
+)
+  ? 'kubectl not found'
+  : undefined;
 
 const line = (c: string[]) => c.join(' ');
 const noStackTrace = (text: string) => expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
@@ -97,7 +101,7 @@ describe.skipIf(skip !== undefined)('npm run up failing well (fake docker and ki
     const w = await fakeWorld();
     const ok = await runEntry('doctor', [], w.env);
     expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/^ok\s+Docker daemon\s+28\.2\.2 \(Fake Engine, x86_64\)$/m);
+    expect(ok.stdout).toMatch(/^ok\s+Docker daemon\s+28\.2\.2 \(Fake Engine, x86_64\), classic image store \(overlay2\), CLI 28\.2\.2$/m);
     expect(ok.stdout).toMatch(/^ok\s+Docker memory\s+8\.0 GiB/m);
     expect(ok.stdout).toMatch(/^ok\s+kind\s+kind v0\.32\.0/m);
     expect(ok.stdout).toMatch(/^--\s+tilt \(optional\)\s+not installed/m);

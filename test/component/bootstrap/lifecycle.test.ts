@@ -8,10 +8,14 @@
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fakeWorld, mutatingCalls, realKubectl, runEntry } from '../../helpers/fake-tools.js';
+import { skipWithout } from '../../helpers/prerequisites.js';
 
 const kubectl = realKubectl();
-const skip = kubectl ? undefined : 'kubectl not found: the fake kubectl renders manifests with the real `kubectl kustomize`';
-if (skip) console.warn(`bootstrap lifecycle tests skipped: ${skip}`);
+const skip = skipWithout(
+  kubectl ? undefined : { what: `test/component/bootstrap/lifecycle.test.ts (npm run up / down / status against fake docker and kind)`, reason: 'kubectl not found: the fake kubectl renders manifests with the real `kubectl kustomize`', fix: 'install kubectl (https://kubernetes.io/docs/tasks/tools/)' },
+)
+  ? 'kubectl not found'
+  : undefined;
 
 const line = (c: string[]) => c.join(' ');
 

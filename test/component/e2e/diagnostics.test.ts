@@ -32,13 +32,16 @@ describe('collectDiagnostics', () => {
     expect(text).toMatch(/----- sink stats\n\{\n {2}"accepted": 1,/);
     expect(text).toMatch(/data 250 attempt 1 from \S+ to ok@x\.test diag-1@x\.test/);
     expect(text).toMatch(/data 550 attempt 1 from \S+ to permfail@x\.test diag-2@x\.test local:permfail/);
+    // the journeys of the run's messages, as npm run trace prints them
+    expect(text).toMatch(/----- journeys of run diag-run \(first 20 messages\)\nmessage <diag-1@x\.test> {2}run diag-run/);
+    expect(text).toMatch(/to permfail@x\.test: REFUSED by the sink \(1 refusal at the sink\)/);
     expect(text).toMatch(/----- sink messages of run diag-run \(newest 20\)\ntotal 1\n\S+ diag-1@x\.test s@x\.test -> ok@x\.test tls=true/);
   });
 
   it('without a cluster or sink: every section says why it is empty, nothing throws', async () => {
     const cluster = new Cluster({ kubectl: '/nonexistent/kubectl', context: 'c', namespace: 'n' });
     const text = await collectDiagnostics(cluster, { components: ['kumomta'], sink: new SinkClient('http://127.0.0.1:9', { timeoutMs: 1_000 }), run: 'r' });
-    expect(text.match(/\(could not collect: /g)).toHaveLength(7);
+    expect(text.match(/\(could not collect: /g)).toHaveLength(8);
     expect(text).toMatch(/kubectl not found \("\/nonexistent\/kubectl"\)/);
     expect(text).toMatch(/smtp-sink: cannot reach GET http:\/\/127\.0\.0\.1:9\/api\/stats/);
   });

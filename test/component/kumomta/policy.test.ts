@@ -231,9 +231,9 @@ describe.skipIf(!haveLua)('KumoMTA policy logic under a strict stand-in (not Kum
   it('registers its handlers once each, with the shaping helper ahead of its own get_queue_config', () => {
     expect(main.events).toEqual({
       init: 1,
-      pre_init: 1, // log_hooks:new_disposition_hook
-      get_queue_config: 2, // shaping helper, then the policy
-      should_enqueue_log_record: 1, // shaping helper
+      pre_init: 2, // log_hooks:new_disposition_hook, log_hooks:new (journey.lua)
+      get_queue_config: 3, // shaping helper, journey.lua's hook, then the policy
+      should_enqueue_log_record: 2, // shaping helper, journey.lua's hook
       get_egress_path_config: 1,
       get_listener_domain: 1,
       smtp_server_rcpt_to: 1,
@@ -242,7 +242,7 @@ describe.skipIf(!haveLua)('KumoMTA policy logic under a strict stand-in (not Kum
       http_server_validate_auth_basic: 1,
       validate_config: 1, // shaping helper (checks the shaping files under kumod --validate)
     });
-    expect(main.custom_events).toEqual(['log_disposition_stdout', `make.${hookQueue(0)}`, `make.${hookQueue(1)}`]);
+    expect(main.custom_events).toEqual(['log_disposition_stdout', `make.${hookQueue(0)}`, `make.${hookQueue(1)}`, 'make.journey.log_hook']);
   });
 
   it('init: storage, logs and throttles first, then TSA hooks, SMTP listeners, and HTTP (probes) last', () => {

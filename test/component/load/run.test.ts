@@ -8,7 +8,7 @@ import { UserError } from '../../../scripts/lib/cli/errors.js';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { parseLoadArgs, type LoadConfig } from '../../../scripts/lib/load/options.js';
 import { probeSmtp, smtpTransport } from '../../../scripts/lib/load/preflight.js';
-import { runLoad, type RunResult, type Tick } from '../../../scripts/lib/load/runner.js';
+import { runLoad, type Job, type RunResult, type Tick, type Transport } from '../../../scripts/lib/load/runner.js';
 import { api, startTestSink, type ApiMessage } from '../../helpers/sink.js';
 
 interface SinkStats {
@@ -100,11 +100,53 @@ describe('a load run against the sink', () => {
     expect(r.snapshot.connections).toBeGreaterThanOrEqual(failures);
   });
 
-  it('--duration stops sending on time; an abort stops early and lets the messages in flight finish', async () => {
-    const timed = config(['--duration', '400ms', '--rate', '200', '--concurrency', '2', '--mix', 'example.test=1', '--run', 'comp-time']);
+  it('--duration: unpaced, no message is handed out once the clock reaches the deadline; paced, rate x duration messages; an abort stops early and lets the messages in flight finish', async () => {
+    // an injected clock that advances 10 ms per finished message, so the deadline falls after
+    // exactly 40 of them however fast or slow this machine is
+    const timed = config(['--duration', '400ms', '--max', '--concurrency', '2', '--mix', 'example.test=1', '--run', 'comp-time']);
+    let now = 0;
+    const handedOutAt: number[] = [];
+    const runaway = new AbortController();
+    const seen = (job: Job | undefined) => {
+      if (job) handedOutAt.push(now);
+      if (handedOutAt.length >= 200) runaway.abort(); // a run that ignores the deadline fails below, not at the test timeout
+      return job;
+    };
+    const inner = smtpTransport(timed);
+    const transport: Transport = {
+      slot: (hooks) => {
+        const slot = inner.slot(hooks);
+        return {
+          run: (src) =>
+            slot.run({
+              poll: () => seen(src.poll()),
+              next: async () => seen(await src.next()),
+              done: (job, outcome) => {
+                now += 10;
+                src.done(job, outcome);
+              },
+              pause: (ms) => src.pause(ms),
+            }),
+        };
+      },
+    };
     const t0 = performance.now();
-    const r = await run(timed);
-    console.log(`--duration 400ms --rate 200: ${r.snapshot.messages.sent} sent in ${Math.round(performance.now() - t0)} ms (connections included)`);
+    const limited = await runLoad({ plan: timed, transport, clock: { now: () => now }, signal: runaway.signal });
+    const sent = limited.snapshot.messages.sent;
+    console.log(`--duration 400ms on a clock of 10 ms per message: ${sent} sent, ${Math.round(performance.now() - t0)} ms of real time`);
+    expect(sent).toBe(handedOutAt.length);
+    expect(Math.max(...handedOutAt)).toBeLessThan(400);
+    // 40 finish before the deadline; at most two more per connection were already in flight (pipelined)
+    expect(sent).toBeGreaterThanOrEqual(40);
+    expect(sent).toBeLessThanOrEqual(44);
+    expect(limited.interrupted).toBe(false);
+    expect(limited.snapshot.messages.accepted).toBe(sent);
+
+    // with a rate, --duration means rate x duration messages (a count, whatever the machine's speed)
+    const paced = config(['--duration', '400ms', '--rate', '200', '--concurrency', '2', '--mix', 'example.test=1', '--run', 'comp-time-paced']);
+    const t1 = performance.now();
+    const r = await run(paced);
+    console.log(`--duration 400ms --rate 200: ${r.snapshot.messages.sent} sent in ${Math.round(performance.now() - t1)} ms (connections included)`);
     // 400 ms at 200/s is exactly 80 sends: the duration counts from the first message, and a
     // message due before the end goes out even when its timer fires late
     expect(r.snapshot.messages.sent).toBe(80);
@@ -119,7 +161,7 @@ describe('a load run against the sink', () => {
     expect(m.sent).toBeLessThan(1000);
     expect(m.accepted).toBe(m.sent);
     expect(aborted.snapshot.inFlight).toBe(0);
-    expect((await stats()).accepted).toBe(r.snapshot.messages.accepted + m.accepted);
+    expect((await stats()).accepted).toBe(limited.snapshot.messages.accepted + r.snapshot.messages.accepted + m.accepted);
   });
 });
 

@@ -1,11 +1,13 @@
 // The load generator's SMTP client against real servers: the project's sink (PIPELINING,
 // STARTTLS, fault addresses) and postfix's smtp-sink made to refuse, drop and close on purpose.
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostfixSink, type Peer } from '../../../bench/lib/peers.js';
 import { findProgram } from '../../../bench/lib/setup.js';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { encodeMessage, SmtpClientError, SmtpConnection, type Outgoing, type TransactionResult } from '../../../scripts/lib/load/smtp-client.js';
 import { api, startTestSink, type ApiMessage } from '../../helpers/sink.js';
+import { skipWithout } from '../../helpers/prerequisites.js';
 
 const FROM = 'load@mailkind.test';
 const message = (run: string, body = 'hello\r\n') => `Subject: t\r\nMessage-ID: <${run}.${Math.random()}@t.test>\r\nX-Mailkind-Run: ${run}\r\n\r\n${body}`;
@@ -29,7 +31,7 @@ describe('SMTP client against the sink', () => {
   });
   afterAll(() => sink.close());
 
-  it('pipelines a transaction; dot-stuffing round-trips (the sink records the lines as written)', async () => {
+  it('a transaction through the sink: dot-stuffing round-trips (the sink records the lines as written)', async () => {
     const conn = await open();
     expect(conn.capabilities).toMatchObject({ esmtp: true, pipelining: true, starttls: true });
     const body = '.leading dot\r\n..two dots\r\n.\r\nend without newline';
@@ -95,7 +97,7 @@ describe('SMTP client against the sink', () => {
     expect(body.messages[0]?.tls).toBe(true);
   });
 
-  it('stream(): 300 messages back to back on one connection, content and next envelope in one write', async () => {
+  it('stream(): 300 messages back to back on one connection, each recorded once and in order', async () => {
     const conn = await open();
     const data = encodeMessage(message('stream'));
     const queue: Outgoing[] = Array.from({ length: 300 }, (_, i) => ({ from: FROM, recipients: [`r${i}@x.test`], wire: [data], size: data.length }));
@@ -131,10 +133,141 @@ describe('SMTP client against the sink', () => {
   });
 });
 
-const postfixSink = findProgram('smtp-sink');
-if (!postfixSink) console.warn("skipping the SMTP client's postfix smtp-sink tests: smtp-sink is missing (apt-get install postfix; .ci/run does)");
+/**
+ * A scripted SMTP server on a raw socket that makes pipelining observable: the replies to MAIL and
+ * RCPT are held back until DATA has arrived, and the reply to a message's end-of-data is held back
+ * until the next message's DATA has arrived (except for the last of `messages`). A client that
+ * waits for a reply before sending the next command never gets one and times out.
+ */
+async function withholdingServer(messages: number): Promise<{ port: number; received: string[]; close: () => Promise<void> }> {
+  const received: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.setEncoding('latin1');
+    let buffer = '';
+    let inData = false;
+    let delivered = 0;
+    let held: string[] = [];
+    const reply = (...lines: string[]) => socket.write(lines.map((l) => `${l}\r\n`).join(''));
+    socket.write('220 withholding.test ESMTP\r\n');
+    socket.on('data', (chunk: string) => {
+      received.push(chunk);
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf('\r\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 2);
+        if (inData) {
+          if (line !== '.') continue;
+          inData = false;
+          delivered++;
+          held.push(`250 2.0.0 message ${delivered} queued`);
+          if (delivered >= messages) reply(...held.splice(0));
+          continue;
+        }
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'EHLO') reply('250-withholding.test', '250 PIPELINING');
+        else if (verb === 'MAIL' || verb === 'RCPT') held.push('250 2.1.0 ok');
+        else if (verb === 'DATA') {
+          reply(...held.splice(0), '354 go ahead');
+          inData = true;
+        } else if (verb === 'QUIT') {
+          reply(...held.splice(0), '221 bye');
+          socket.end();
+        } else reply(...held.splice(0), '250 ok');
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      sockets.delete(socket);
+      held = [];
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
 
-describe.skipIf(!postfixSink)("SMTP client against postfix's smtp-sink", () => {
+/**
+ * Counts the writes a client socket hands to the OS (net.Socket's _write for one buffer, _writev
+ * for a corked batch: node lib/net.js, both end in _writeGeneric, one libuv write each) for
+ * sockets connected to `port`, while `fn` runs.
+ */
+async function countWrites<T>(port: number, fn: () => Promise<T>): Promise<{ result: T; writes: string[] }> {
+  const proto = net.Socket.prototype as unknown as Record<'_write' | '_writev', (this: net.Socket, ...args: unknown[]) => void>;
+  const original = { _write: proto._write, _writev: proto._writev };
+  const writes: string[] = [];
+  const text = (chunk: unknown) => (Buffer.isBuffer(chunk) ? chunk.toString('latin1') : String(chunk));
+  proto._write = function (this: net.Socket, ...args: unknown[]) {
+    if (this.remotePort === port) writes.push(text(args[0]));
+    original._write.apply(this, args);
+  };
+  proto._writev = function (this: net.Socket, ...args: unknown[]) {
+    if (this.remotePort === port) writes.push((args[0] as { chunk: unknown }[]).map((c) => text(c.chunk)).join(''));
+    original._writev.apply(this, args);
+  };
+  try {
+    return { result: await fn(), writes };
+  } finally {
+    Object.assign(proto, original);
+  }
+}
+
+describe('SMTP client pipelining, observed by a server that withholds replies', () => {
+  it('pipelines MAIL, every RCPT and DATA: no reply is given until DATA is in, and the transaction completes', async () => {
+    const server = await withholdingServer(1);
+    try {
+      const conn = await SmtpConnection.open({ host: '127.0.0.1', port: server.port, timeoutMs: 2_000 });
+      expect(conn.capabilities.pipelining).toBe(true);
+      const r = await conn.send(FROM, ['a@x.test', 'b@x.test'], message('withheld'));
+      expect(r).toMatchObject({ accepted: true, code: 250, rcptCodes: [250, 250] });
+      await conn.close();
+      expect(server.received.join('')).toContain('MAIL FROM:<load@mailkind.test>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('stream(): a message and the next envelope go out in one write, before the reply to the message', async () => {
+    const n = 20;
+    const server = await withholdingServer(n);
+    try {
+      const conn = await SmtpConnection.open({ host: '127.0.0.1', port: server.port, timeoutMs: 2_000 });
+      const data = encodeMessage(message('one-write'));
+      const queue: Outgoing[] = Array.from({ length: n }, (_, i) => ({ from: FROM, recipients: [`r${i}@x.test`], wire: [data], size: data.length }));
+      const codes: number[] = [];
+      const { result: end, writes } = await countWrites(server.port, () =>
+        conn.stream({ poll: () => queue.shift(), next: () => Promise.resolve(queue.shift()) }, (_, r) => codes.push(r instanceof SmtpClientError ? -1 : r.code)),
+      );
+      expect(end).toEqual({ ok: true });
+      expect(codes).toEqual(Array.from({ length: n }, () => 250));
+      // the first envelope alone, then per message: its content and the next envelope together,
+      // the last content alone; n + 1 writes in all
+      expect(writes).toHaveLength(n + 1);
+      expect(writes[0]).toBe('MAIL FROM:<load@mailkind.test>\r\nRCPT TO:<r0@x.test>\r\nDATA\r\n');
+      for (let i = 1; i < n; i++) expect(writes[i]).toBe(`${data.toString('latin1')}MAIL FROM:<load@mailkind.test>\r\nRCPT TO:<r${i}@x.test>\r\nDATA\r\n`);
+      expect(writes[n]).toBe(data.toString('latin1'));
+      await conn.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+const postfixSink = findProgram('smtp-sink');
+const noPostfixSink = skipWithout(
+  postfixSink ? undefined : { what: "test/component/load/smtp-client.test.ts: the SMTP client against postfix's smtp-sink", reason: 'smtp-sink not found (PATH, /usr/sbin)', fix: 'apt-get install --no-install-recommends postfix (.ci/run does)' },
+);
+
+describe.skipIf(noPostfixSink)("SMTP client against postfix's smtp-sink", () => {
   const variants = {
     plain: [],
     noPipelining: ['-p'],
@@ -163,7 +296,7 @@ describe.skipIf(!postfixSink)("SMTP client against postfix's smtp-sink", () => {
     }
   };
 
-  it('pipelined stream of 500 messages, 3 recipients each', async () => {
+  it('a stream of 500 messages, 3 recipients each, to a server that offers PIPELINING', async () => {
     const conn = await open('plain');
     expect(conn.capabilities.pipelining).toBe(true);
     const data = encodeMessage(message('plain'));

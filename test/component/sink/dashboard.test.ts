@@ -5,17 +5,21 @@ import nodemailer from 'nodemailer';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
+import { playRetriedMessage } from '../../helpers/journey-play.js';
+import { skipWithout } from '../../helpers/prerequisites.js';
 import { api, startTestSink } from '../../helpers/sink.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`skipping the dashboard browser test: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`);
+const noChromium = skipWithout(
+  haveChromium ? undefined : { what: 'test/component/sink/dashboard.test.ts: the sink dashboard in Chromium', reason: `${CHROMIUM} not found`, fix: 'apt-get install --no-install-recommends chromium (.ci/run does)' },
+);
 
 const SCREENSHOTS = fileURLToPath(new URL('../../../reports/screenshots/', import.meta.url));
 const RUN = 'dashboard-test';
 const POLL = { timeout: 5_000, interval: 50 };
 
-describe.skipIf(!haveChromium)('sink dashboard in Chromium', () => {
+describe.skipIf(noChromium)('sink dashboard in Chromium', () => {
   let sink: RunningSink;
   let browser: Browser;
   let page: Page;
@@ -37,7 +41,8 @@ describe.skipIf(!haveChromium)('sink dashboard in Chromium', () => {
       headless: true, // playwright adds --headless (and --no-sandbox) itself
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // en-US: the locale whose default clock is 12-hour, so a time formatted by locale would show AM/PM
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'Europe/Berlin' });
     page.on('dialog', (d) => {
       dialogs.push(d.message());
       void d.dismiss();
@@ -106,6 +111,64 @@ describe.skipIf(!haveChromium)('sink dashboard in Chromium', () => {
     await expect.poll(() => rows().first().locator('td:nth-child(4)').textContent(), POLL).toBe(evil);
     expect(await page.locator('img').count()).toBe(0);
     expect(dialogs).toEqual([]);
+  });
+
+  it('says what the rate card counts, and shows every time on a 24-hour clock', async () => {
+    expect(await text('rate-label')).toBe('messages accepted (250 after DATA) per second, mean of the last 10 s');
+    expect(await text('since')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    const times = await page.locator('time').allTextContents();
+    expect(times.length).toBeGreaterThan(3);
+    for (const t of times) expect(t).not.toMatch(/AM|PM/i);
+  });
+
+  it('lists refused attempts, not only counts them', async () => {
+    // the RCPT refusal of the fault-rule test above, and a 550 after DATA
+    await expect(send('Refused after DATA', 'permfail@example.test')).rejects.toThrow();
+    const refused = page.getByTestId('refused');
+    await expect.poll(() => refused.locator('tr').count(), POLL).toBe(2);
+    const cells = async (i: number) => (await refused.locator('tr').nth(i).locator('td').allTextContents()).slice(1, 4);
+    expect(await cells(0)).toEqual(['550', 'after DATA', 'permfail@example.test']);
+    expect(await cells(1)).toEqual(['451', 'RCPT', 'someone@grey.example.test']);
+  });
+
+  it("shows kumod's counts beside the sink's, and a retried message's journey on a click", async () => {
+    expect(await text('kumo-received')).toBe('0');
+    const messageId = 'retry-demo.1@mailkind.test';
+    const codes = await playRetriedMessage(sink, { messageId, recipient: 'tempfail-2+demo@example.test', run: RUN, subject: 'Retried twice' });
+    expect(codes).toEqual([451, 451, 250]);
+    await expect.poll(() => text('kumo-deferred'), POLL).toBe('2');
+    expect(await text('kumo-received')).toBe('1');
+    expect(await text('kumo-delivered')).toBe('1');
+    expect(await text('kumo-bounced')).toBe('0');
+
+    const row = page.getByTestId('journeys').locator(`tr[data-message-id="${messageId}"]`);
+    await row.waitFor(POLL);
+    expect(await row.locator('td').allTextContents()).toEqual([expect.stringMatching(/^\d\d:\d\d:\d\d$/), 'Retried twice', RUN, 'delivered', '1', '2', '2']);
+    await row.getByRole('button').click();
+    const panel = page.getByTestId('journey');
+    await panel.waitFor({ state: 'visible', ...POLL });
+    const steps = panel.locator('li.step');
+    await expect.poll(() => steps.count(), POLL).toBe(7);
+    const [who, what, code] = await Promise.all(['.who', '.what', '.code'].map((c) => steps.locator(c).allTextContents()));
+    const lines = who!.map((w, i) => `${w} ${what![i]} ${code![i]}`);
+    expect(lines).toEqual([
+      'KumoMTA Reception 250',
+      'sink refused by the sink 451',
+      'KumoMTA TransientFailure 451',
+      'sink refused by the sink 451',
+      'KumoMTA TransientFailure 451',
+      'sink accepted by the sink 250',
+      'KumoMTA Delivery 250',
+    ]);
+    expect(await text('journey-meta')).toContain('delivered');
+    for (const t of await panel.locator('.step-time').allTextContents()) expect(t).toMatch(/^\d\d:\d\d:\d\d\.\d{3}$/);
+    // a refused attempt opens its message's journey too
+    await page.getByTestId('journey-close').click();
+    await panel.waitFor({ state: 'hidden', ...POLL });
+    await page.getByTestId('refused').locator(`tr[data-message-id="${messageId}"]`).first().click();
+    await panel.waitFor({ state: 'visible', ...POLL });
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: SCREENSHOTS + 'sink-journey.png', fullPage: true });
   });
 
   it('has no script errors, loads nothing from elsewhere, and leaves a screenshot', async () => {

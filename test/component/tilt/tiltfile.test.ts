@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PORTS, resolveSettings } from '../../../scripts/lib/config/settings.js';
 import { WORKLOAD_KINDS, podSpec, type K8sObject } from '../../manifests/lib/k8s.js';
 import { findRenderer, render, type Renderer } from '../../manifests/lib/render.js';
+import { fallbackWithout, skipWithout } from '../../helpers/prerequisites.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const SINK = 'sinks/smtp-sink';
@@ -41,12 +42,25 @@ function findTilt(): { file: string; version: string } | { skip: string } {
 
 const tilt = findTilt();
 const renderer = findRenderer(ROOT);
-const skip = 'skip' in tilt ? tilt.skip : 'skip' in renderer ? renderer.skip : undefined;
-if (skip) console.warn(`skipping test/component/tilt: ${skip}`);
+const WHAT = 'test/component/tilt (the Tiltfile under tilt alpha tiltfile-result)';
+const skip = skipWithout(
+  'skip' in tilt
+    ? { what: WHAT, reason: tilt.skip, fix: 'bash scripts/provision/tilt.sh' }
+    : 'skip' in renderer
+      ? { what: WHAT, reason: renderer.skip, fix: 'install kubectl (https://kubernetes.io/docs/tasks/tools/)' }
+      : undefined,
+)
+  ? 'missing prerequisite'
+  : undefined;
 // Tilt merges a tilt_config.json beside the Tiltfile into the arguments of every run below
 if (existsSync(join(ROOT, 'tilt_config.json'))) console.warn('test/component/tilt: tilt_config.json changes the Tiltfile defaults these tests expect; move it away if they fail');
-else if ('version' in tilt && !tilt.version.startsWith(`v${PINNED},`)) {
-  console.warn(`test/component/tilt: using ${tilt.file} (${tilt.version}); tested with ${PINNED} (versions.json)`);
+else if ('version' in tilt) {
+  // another tilt than the pinned one proves less: reported, and a failure under MAILKIND_REQUIRE_ALL
+  fallbackWithout(
+    tilt.version.startsWith(`v${PINNED},`)
+      ? undefined
+      : { what: WHAT, reason: `using ${tilt.file} (${tilt.version}); the tests are written against tilt ${PINNED} (versions.json)`, fix: 'bash scripts/provision/tilt.sh' },
+  );
 }
 
 // ---- the subset of the tiltfile-result JSON these tests read ----
@@ -259,6 +273,12 @@ describe.skipIf(skip !== undefined)('Tiltfile (tilt alpha tiltfile-result)', () 
             c.securityContext = { ...c.securityContext, readOnlyRootFilesystem: false };
           }
         }
+        // Tilt's YAML round trip drops `status` (a server-owned field) from the StatefulSets'
+        // claim templates; the manifests carry it only so that `kubectl apply`'s last-applied
+        // diff matches the server's defaults (a second `npm run up` stays "unchanged").
+        for (const t of (expected?.spec as { volumeClaimTemplates?: { status?: unknown }[] } | undefined)?.volumeClaimTemplates ?? []) {
+          delete t.status;
+        }
         expect(withoutEmpty(o), key(o)).toEqual(withoutEmpty(expected));
       }
     });
@@ -324,9 +344,6 @@ describe.skipIf(skip !== undefined)('Tiltfile (tilt alpha tiltfile-result)', () 
       expect(policy.TriggerMode, 'runs by itself, not as a button').not.toBe(TRIGGER_MODE_MANUAL);
       expect(get(full, 'kumomta').ResourceDependencies).toContain('kumomta-policy');
       expect(get(minimal, 'kumomta').ResourceDependencies).toContain('kumomta-policy');
-      // its file dependencies are the policy directory (every file the ConfigMaps are made of) and the pod spec
-      const deps = (policy as Manifest & { LocalTarget?: { Deps?: string[] } }).LocalTarget?.Deps ?? fullRun.stdout;
-      expect(JSON.stringify(deps)).toContain(join(ROOT, 'manifests/base/policy/kumomta'));
     });
   });
 

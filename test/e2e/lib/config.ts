@@ -43,6 +43,9 @@ export const TIMEOUT_DEFAULTS = {
   /** after the expected count arrived: how long no further message of the run may come (a late
    * duplicate from a retry or a redelivery would show up here) */
   quiet: 5_000,
+  /** kumod's records of a finished message at the sink's journey API (the hook batches for <= 1 s,
+   * retries a failed POST every 5-20 s) */
+  journey: 30_000,
 } as const;
 export type StepName = keyof typeof TIMEOUT_DEFAULTS;
 

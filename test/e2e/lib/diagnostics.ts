@@ -2,6 +2,7 @@
 // log lines) and the sink's view of the run (stats, attempts, messages). Each section is collected
 // on its own; one that fails says so and the others still come.
 import type { SinkClient } from '../../../scripts/lib/clients/sink-client.js';
+import { renderJourneys } from '../../../scripts/lib/journey/render.js';
 import { NAME_LABEL, type Cluster } from './cluster.js';
 
 export interface DiagnosticsOptions {
@@ -57,6 +58,11 @@ export async function collectDiagnostics(cluster: Cluster, o: DiagnosticsOptions
             .map((a) => `${a.time} ${a.phase} ${a.code} attempt ${a.attempt} from ${a.clientAddress} to ${a.rcptTo.join(',')} ${a.messageId ?? ''} ${a.fault ?? ''} ${a.note ?? ''}`.trimEnd())
             .join('\n'),
         ),
+        // kumod's records and the sink's attempts of every message the scenario sent (npm run trace -- <run>)
+        section(`journeys of run ${run} (first 20 messages)`, async () => {
+          const j = await sink.journey({ run }, 20);
+          return j.total ? renderJourneys(j.journeys) + (j.total > j.count ? `(${j.total - j.count} more: npm run trace -- ${run})\n` : '') : '(no journey: kumod posted no record and the sink saw no attempt for this run)';
+        }),
         section(`sink messages of run ${run} (newest 20)`, async () => {
           const m = await sink.messages({ run, limit: 20 });
           return [`total ${m.total}`, ...m.messages.map((x) => `${x.receivedAt} ${x.messageId ?? '-'} ${x.mailFrom} -> ${x.rcptTo.join(',')} tls=${x.tls} from ${x.clientAddress}`)].join('\n');

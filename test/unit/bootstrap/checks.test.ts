@@ -5,7 +5,7 @@ import { parseDockerInfo } from '../../../scripts/lib/tools/docker.js';
 
 const pins = { kind: { version: 'v0.32.0', minimum: 'v0.27.0' }, kubectl: { version: 'v1.36.1', minimum: 'v1.30.0' }, tilt: { version: 'v0.37.6', minimum: 'v0.37.0' }, registry: { image: 'registry:3.0.0' } };
 const GiB = 1024 ** 3;
-const docker = (mem: number, cpus = 4): DockerInfo => ({ reachable: true, serverVersion: '28.2.2', memTotalBytes: mem, cpus, architecture: 'aarch64', osType: 'linux', operatingSystem: 'Docker Desktop', rootDir: '/var/lib/docker' });
+const docker = (mem: number, cpus = 4): DockerInfo => ({ reachable: true, serverVersion: '28.2.2', memTotalBytes: mem, cpus, architecture: 'aarch64', osType: 'linux', operatingSystem: 'Docker Desktop', rootDir: '/var/lib/docker', clientVersion: '28.2.2', imageStore: 'containerd', storageDriver: 'overlayfs' });
 
 describe('doctor checks', () => {
   it('Docker down is a blocker with its own words and a fix; missing docker says install', () => {

@@ -8,6 +8,27 @@ const secrets = generateSecrets();
 const fileWith = (text: string | null): ReadFile => (path) => (path.endsWith('.mailkind/secrets.json') || path.endsWith('/state/secrets.json') ? text : null);
 const noFile: ReadFile = () => null;
 
+/**
+ * A secret in every form it could take in a message: raw, JSON- and shell-quoted, URL-encoded
+ * (as URL parsing stores a password), form-encoded, base64. A leak in any of them fails.
+ */
+function expectNoLeak(text: string, secret: string): void {
+  const forms = new Set([
+    secret,
+    JSON.stringify(secret),
+    JSON.stringify(secret).slice(1, -1),
+    `'${secret}'`,
+    `"${secret}"`,
+    encodeURIComponent(secret),
+    new URLSearchParams({ x: secret }).toString().slice(2),
+    Buffer.from(secret).toString('base64'),
+  ]);
+  for (const form of forms) expect(text, `leaks ${form}`).not.toContain(form);
+}
+
+/** Everything an error would print: message, stack, cause chain, own properties. */
+const errorText = (e: Error): string => [e.message, String(e.stack), JSON.stringify(e), e.cause instanceof Error ? e.cause.message : JSON.stringify(e.cause ?? null)].join('\n');
+
 function configError(fn: () => unknown): E2eConfigError {
   try {
     fn();
@@ -83,26 +104,39 @@ describe('resolveE2eConfig', () => {
     expect(configError(() => resolveE2eConfig({ MAILKIND_E2E_HTTP_MESSAGES: '1e3' }, noFile)).message).toMatch(/MAILKIND_E2E_HTTP_MESSAGES/);
     expect(configError(() => resolveE2eConfig({ MAILKIND_NAMESPACE: 'Bad_NS' }, noFile)).message).toMatch(/namespace "Bad_NS"/);
     expect(configError(() => resolveE2eConfig({ MAILKIND_E2E_KUMO_URL: 'not a url' }, noFile)).message).toMatch(/MAILKIND_E2E_KUMO_URL="not a url" is not a URL/);
-    const inUrl = configError(() => resolveE2eConfig({ MAILKIND_E2E_MAILMAN_URL: 'http://admin:hunter2@x:8001' }, noFile));
+    // a password with characters that URL parsing percent-encodes: neither form may show
+    const urlPassword = 'hun@ter 2"x';
+    const inUrl = configError(() => resolveE2eConfig({ MAILKIND_E2E_MAILMAN_URL: `http://admin:${encodeURIComponent(urlPassword)}@x:8001` }, noFile));
     expect(inUrl.message).toMatch(/must not contain credentials/);
-    expect(inUrl.message).not.toContain('hunter2');
+    expectNoLeak(errorText(inUrl), urlPassword);
     expect(configError(() => resolveE2eConfig({ MAILKIND_KUMO_HTTP_USER: 'only-user' }, noFile)).message).toMatch(/set both MAILKIND_KUMO_HTTP_USER and MAILKIND_KUMO_HTTP_PASSWORD/);
-    const broken = JSON.stringify({ version: 1, secrets: { 'kumomta-http': { username: 'mailkind', password: 'short' } } });
-    const e = configError(() => resolveE2eConfig({}, fileWith(broken)));
-    expect(e.message).toMatch(/kumomta-http\.password: has 5 characters/);
-    expect(e.message).not.toContain('short"');
+    const tooShort = 'Zq9xK';
+    const short = configError(() => resolveE2eConfig({}, fileWith(JSON.stringify({ version: 1, secrets: { 'kumomta-http': { username: 'mailkind', password: tooShort } } }))));
+    expect(short.message).toMatch(/kumomta-http\.password: has 5 characters/);
+    expectNoLeak(errorText(short), tooShort);
+    const badChars = 'Zq9@x/y "quoted" \'single\' p%40ss+more_chars';
+    const chars = configError(() => resolveE2eConfig({}, fileWith(JSON.stringify({ version: 1, secrets: { 'kumomta-http': { username: 'mailkind', password: badChars } } }))));
+    expect(chars.message).toMatch(/kumomta-http\.password: may only contain/);
+    expectNoLeak(errorText(chars), badChars);
   });
 
   it('describeConfig says where credentials come from, never what they are', () => {
     const c = resolveE2eConfig({}, fileWith(serializeSecretsFile(secrets)));
     const text = describeConfig(c);
     expect(text).toContain('user mailkind (from');
-    expect(text).not.toContain(secrets['kumomta-http'].password);
-    expect(text).not.toContain(secrets['mailman-rest'].password);
+    expectNoLeak(text, secrets['kumomta-http'].password);
+    expectNoLeak(text, secrets['mailman-rest'].password);
     expect(describeConfig(resolveE2eConfig({ MAILKIND_PROFILE: 'minimal' }, noFile))).toContain('Mailman: not in this profile');
     // no credentials yet: say where they will come from instead of a bare "(none)"
     const bare = describeConfig(resolveE2eConfig({}, noFile));
     expect(bare).not.toContain('(none)');
     expect(bare).toMatch(/KumoMTA \S+ \(credentials: none in the environment or \S+secrets\.json, read from Secret kumomta-http at preflight\)/);
+    // credentials from env may hold any character
+    const envPassword = 'p@ss w"rd\'/%';
+    const fromEnv = describeConfig(
+      resolveE2eConfig({ MAILKIND_KUMO_HTTP_USER: 'ci', MAILKIND_KUMO_HTTP_PASSWORD: envPassword, MAILKIND_MAILMAN_REST_USER: 'ci', MAILKIND_MAILMAN_REST_PASSWORD: envPassword }, noFile),
+    );
+    expect(fromEnv).toContain('user ci (from MAILKIND_KUMO_HTTP_USER/MAILKIND_KUMO_HTTP_PASSWORD)');
+    expectNoLeak(fromEnv, envPassword);
   });
 });

@@ -21,7 +21,18 @@ describe('sinks/smtp-sink/Dockerfile', () => {
   it('pins its base image to an exact release', () => {
     const arg = /^ARG NODE_IMAGE=(\S+)$/m.exec(instructions.join('\n'))?.[1];
     expect(arg).toMatch(/^node:\d+\.\d+\.\d+-alpine\d+\.\d+$/);
-    for (const from of instructions.filter((l) => l.startsWith('FROM '))) expect(from).toMatch(/^FROM \$\{NODE_IMAGE\} AS \w+$/);
+    for (const from of instructions.filter((l) => l.startsWith('FROM '))) expect(from).toMatch(/^FROM (--platform=\$\{BUILDPLATFORM\} )?\$\{NODE_IMAGE\} AS \w+$/);
+  });
+
+  it('needs no frontend image from a registry (no `# syntax=` directive)', () => {
+    expect(dockerfile).not.toMatch(/^#\s*syntax=/im);
+  });
+
+  it('builds for another platform without emulation: only the build stage runs commands, on the builder\'s platform', () => {
+    // a cross-platform `npm run bundle` must not need QEMU/binfmt (finding 12)
+    const runs = stages.map((st) => ({ from: st.split('\n')[0]!, runs: /^RUN /m.test(st) }));
+    for (const st of runs.filter((x) => x.runs)) expect(st.from).toMatch(/^--platform=\$\{BUILDPLATFORM\} /);
+    expect(runs.filter((x) => x.from.startsWith('--platform=')).map((x) => x.from)).toEqual(['--platform=${BUILDPLATFORM} ${NODE_IMAGE} AS build']);
   });
 
   it('is multi-stage, and the runtime stage runs as non-root with a health check', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEncodedWords, keyHeaders, normalizeMessageId, parseHeaderBlock } from '../../../sinks/smtp-sink/src/record/headers.js';
+import { decodeEncodedWords, headerValue, keyHeaders, normalizeMessageId, parseHeaderBlock } from '../../../sinks/smtp-sink/src/record/headers.js';
 
 const block = [
   'From: =?UTF-8?B?SsO8cmdlbg==?= <j@x.test>',
@@ -22,10 +22,29 @@ describe('keyHeaders', () => {
       run: 'run-1',
     });
   });
-  it('agrees with the full parser', () => {
+  it('agrees with the full parser on every recorded field', () => {
     const full = parseHeaderBlock(block);
-    expect(full.find(([k]) => k === 'X-Mailkind-Run')?.[1]).toBe(keyHeaders(block).run);
     expect(full).toHaveLength(6); // 'not a header line' is skipped, the second run header kept
+    // the same five fields read through the full parser (first occurrence, unfolded, decoded for display)
+    const viaFullParser = (text: string) => {
+      const headers = parseHeaderBlock(text);
+      const shown = (v: string | null) => (v === null ? null : decodeEncodedWords(v));
+      return {
+        messageId: normalizeMessageId(headerValue(headers, 'Message-ID')),
+        subject: shown(headerValue(headers, 'Subject')),
+        from: shown(headerValue(headers, 'From')),
+        listId: headerValue(headers, 'List-Id'),
+        run: headerValue(headers, 'X-Mailkind-Run'),
+      };
+    };
+    const blocks = [
+      block,
+      // bare LF, folded From and List-Id, a repeated Subject (the first wins), tabs as folding
+      'subject: first\nSubject: second\nFROM: "A"\n\t<a@x.test>\nlist-id: L\n <l.x.test>\nmessage-id:  <m@x.test> \nX-MAILKIND-RUN: r-2\n',
+      // a field after a folded unrelated header must not absorb its continuation
+      'Received: from a\r\n by b\r\nSubject: s\r\nX-Other: o\r\n more\r\n',
+    ];
+    for (const text of blocks) expect(keyHeaders(text)).toEqual(viaFullParser(text));
   });
   it('copes with bare LF, empty input and garbage', () => {
     expect(keyHeaders('Subject: hi\nX-Mailkind-Run: r\n')).toMatchObject({ subject: 'hi', run: 'r' });

@@ -200,6 +200,9 @@ local shaper = shaping:setup_with_automation {
   },
 }
 
+-- every log record to the sink's journey view (journey.lua, docs/journey.md); before our catch-all get_queue_config
+require('journey').setup { url = 'http://' .. fqdn('smtp-sink') .. ':8025/api/journey/records' }
+
 -------------------------------------------------------------------------------
 -- Delivery logs on stdout. KumoMTA has no stdout log option (docs/faq/shipping_logs.md); a
 -- disposition hook runs a Lua function for every log record without queueing anything

@@ -4,9 +4,14 @@ import type { ServerResponse } from 'node:http';
 import type { FaultEngine } from '../faults/engine.js';
 import { describeFaultSet } from '../faults/rules.js';
 import { RateWindow } from '../record/rate.js';
-import type { MessageRecord, SinkStore } from '../record/store.js';
+import { attemptView, type AttemptRecord, type MessageRecord, type SinkStore } from '../record/store.js';
+import { buildJourneys, recentMessageIds, type Journey } from '../journey/join.js';
+import { kumoCounts, type JourneyStore } from '../journey/store.js';
 
 const RECENT = 25;
+/** Refused attempts and journeys the dashboard lists. */
+const RECENT_REFUSED = 25;
+const RECENT_JOURNEYS = 12;
 /** Dashboards at once; a workshop projector plus attendees' laptops fit well under this. */
 export const MAX_EVENT_CLIENTS = 100;
 /** A client that stops reading is dropped once this much is queued for it, so it cannot grow the heap. */
@@ -16,6 +21,7 @@ const TAIL = 5;
 
 export interface MessageSummary {
   id: number;
+  messageId: string | null;
   receivedAt: string;
   mailFrom: string;
   /** At most the first 5 recipients; rcptCount has the total. */
@@ -31,6 +37,7 @@ export interface MessageSummary {
 export function summarize(m: MessageRecord): MessageSummary {
   return {
     id: m.id,
+    messageId: m.messageId,
     receivedAt: new Date(m.receivedAt).toISOString(),
     mailFrom: m.mailFrom,
     rcptTo: m.rcptTo.slice(0, 5),
@@ -43,18 +50,72 @@ export function summarize(m: MessageRecord): MessageSummary {
   };
 }
 
+/** One line of the dashboard's journey list. */
+export interface JourneySummary {
+  messageId: string | null;
+  subject: string | null;
+  run: string | null;
+  status: Journey['status'];
+  firstSeen: string;
+  lastSeen: string;
+  recipients: number;
+  deferrals: number;
+  refusals: number;
+  /** kumod's records are part of it (false: the sink's view only) */
+  kumod: boolean;
+}
+
+export function summarizeJourney(j: Journey): JourneySummary {
+  return {
+    messageId: j.messageId,
+    subject: j.subject,
+    run: j.run,
+    status: j.status,
+    firstSeen: j.firstSeen,
+    lastSeen: j.lastSeen,
+    recipients: j.timelines.length,
+    deferrals: j.timelines.reduce((n, t) => n + t.deferrals, 0),
+    refusals: j.timelines.reduce((n, t) => n + t.refusals, 0),
+    kumod: j.timelines.some((t) => t.steps.some((s) => s.source === 'kumod')),
+  };
+}
+
+/** The newest journeys, newest first. */
+export function recentJourneys(store: SinkStore, journey: JourneyStore | undefined, limit: number): JourneySummary[] {
+  const events = journey?.events() ?? [];
+  const ids = recentMessageIds(events, store.attemptRecords(), limit);
+  if (!ids.length) return [];
+  const found = new Map(buildJourneys(journey?.events() ?? [], store.attemptRecords(), { messageIds: ids }).map((j) => [j.messageId, j]));
+  return ids.flatMap((id) => {
+    const j = found.get(id);
+    return j ? [summarizeJourney(j)] : [];
+  });
+}
+
 export class EventHub {
   readonly rate = new RateWindow(300);
   readonly #clients = new Set<ServerResponse>();
   #pending: MessageRecord[] = [];
+  #refused: AttemptRecord[] = [];
+  /** something a journey shows changed since the last tick */
+  #journeysDirty = false;
   #ticker: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: SinkStore,
     private readonly faults: FaultEngine,
     private readonly tickMs = 1000,
+    private readonly journey?: JourneyStore,
   ) {
+    journey?.subscribe(() => {
+      this.#journeysDirty = true;
+    });
     store.subscribe((e) => {
+      if (e.type !== 'reset') this.#journeysDirty = true;
+      if (e.type === 'attempt' && this.#clients.size && (e.record.code >= 400 || e.record.code === 0)) {
+        this.#refused.push(e.record);
+        if (this.#refused.length > RECENT_REFUSED * 2) this.#refused = this.#refused.slice(-RECENT_REFUSED);
+      }
       if (e.type === 'message') {
         this.rate.add(e.record.receivedAt);
         if (this.#clients.size) {
@@ -64,6 +125,7 @@ export class EventHub {
       } else if (e.type === 'reset') {
         // what was queued for the next tick is gone too, or it would come back after the reset
         this.#pending = e.run === null ? [] : this.#pending.filter((m) => m.run !== e.run);
+        this.#refused = e.run === null ? [] : this.#refused.filter((a) => a.run !== e.run);
         if (e.run === null) this.rate.reset();
         this.broadcast('snapshot', this.snapshot());
       }
@@ -73,11 +135,14 @@ export class EventHub {
   snapshot() {
     const now = Date.now();
     return {
-      stats: statsView(this.store, this.rate, now),
+      stats: statsView(this.store, this.rate, now, this.journey),
       /** per-second counts, oldest first; the last is `second`, still in progress */
       rate: this.rate.series(now),
       second: Math.floor(now / 1000),
       recent: this.store.messages({ limit: RECENT }).messages.map(summarize),
+      /** refused attempts (4xx, 5xx, dropped), oldest first */
+      refused: this.store.refusals(RECENT_REFUSED).map(attemptView),
+      journeys: recentJourneys(this.store, this.journey, RECENT_JOURNEYS),
       faults: { ...describeFaultSet(this.faults.faultSet), hits: this.faults.hits() },
     };
   }
@@ -116,15 +181,22 @@ export class EventHub {
   #tick(): void {
     const batch = this.#pending.slice(-RECENT).map(summarize);
     this.#pending = [];
+    const refused = this.#refused.slice(-RECENT_REFUSED).map(attemptView);
+    this.#refused = [];
+    // the journey list is rebuilt only when something changed, not every second
+    const journeys = this.#journeysDirty ? recentJourneys(this.store, this.journey, RECENT_JOURNEYS) : undefined;
+    this.#journeysDirty = false;
     const now = Date.now();
     // The last few complete seconds, stamped: the interval drifts against the clock, so a client
     // merges by second instead of appending one value per tick (which would skip or repeat one).
     const series = this.rate.series(now);
     this.broadcast('tick', {
-      stats: statsView(this.store, this.rate, now),
+      stats: statsView(this.store, this.rate, now, this.journey),
       second: Math.floor(now / 1000) - 1,
       recentRate: series.slice(-(TAIL + 1), -1),
       messages: batch,
+      refused,
+      journeys,
       hits: this.faults.hits(),
     });
   }
@@ -133,6 +205,7 @@ export class EventHub {
     clearInterval(this.#ticker);
     this.#ticker = undefined;
     this.#pending = [];
+    this.#refused = [];
   }
 }
 
@@ -143,7 +216,7 @@ function write(res: ServerResponse, event: string, data: unknown): void {
   if (res.writableLength > MAX_QUEUED_BYTES) res.destroy();
 }
 
-export function statsView(store: SinkStore, rate: RateWindow, now = Date.now()) {
+export function statsView(store: SinkStore, rate: RateWindow, now = Date.now(), journey?: JourneyStore) {
   return {
     ...store.counters,
     activeConnections: store.activeConnections,
@@ -152,7 +225,9 @@ export function statsView(store: SinkStore, rate: RateWindow, now = Date.now()) 
     ratePerSecond: Math.round(rate.perSecond(10, now) * 10) / 10,
     memory: memory(),
     stored: { messages: store.messageCount, attempts: store.attemptCount, bodyBytes: store.bodyBytes },
-    limits: { ...store.limits },
+    limits: { ...store.limits, maxJourneyRecords: journey?.capacity ?? 0 },
+    /** kumod's own account, from the log records its hook posted (zeros without the hook) */
+    journey: { ...kumoCounts(journey?.counters ?? { records: 0, invalid: 0, batches: 0, byType: {} }), stored: journey?.size ?? 0, since: new Date(journey?.since ?? store.since).toISOString() },
   };
 }
 

@@ -5,16 +5,24 @@ import type { Registry } from 'prom-client';
 import type { FaultEngine } from '../faults/engine.js';
 import { describeFaultSet, parseFaultSet, EMPTY_FAULT_SET } from '../faults/rules.js';
 import { attemptView, messageView, type SinkStore } from '../record/store.js';
-import { statsView, type EventHub } from './events.js';
+import { statsView, recentJourneys, type EventHub } from './events.js';
+import { buildJourneys } from '../journey/join.js';
+import { splitBody } from '../journey/records.js';
+import type { JourneyStore } from '../journey/store.js';
+import { mayPostRecords } from './peers.js';
 import { serveStatic } from './static.js';
 
 export interface HttpDeps {
   store: SinkStore;
+  /** kumod's log records; optional so tests of other routes can leave it out */
+  journey?: JourneyStore;
   faults: FaultEngine;
   metrics: Registry;
   events: EventHub;
   /** False until SMTP listens and again while shutting down. */
   isReady: () => boolean;
+  /** Tests shorten the timeouts; everyone else gets the documented ones. */
+  timeouts?: { headersMs: number; requestMs: number; checkMs: number };
 }
 
 type Query = URLSearchParams;
@@ -22,7 +30,16 @@ type Handler = (req: IncomingMessage, res: ServerResponse, q: Query, params: str
 
 export class BadRequest extends Error {}
 
-const MAX_BODY = 1024 * 1024;
+/** Largest request body read (PUT /api/faults, POST /api/journey/records); more gets 413. */
+export const MAX_BODY = 1024 * 1024;
+/**
+ * A client must finish its request headers within this, and its whole request (body included)
+ * within REQUEST_TIMEOUT_MS, or node answers 408 and closes. Set here rather than left to node's
+ * defaults so the API reference can name them; node checks them every CHECK_INTERVAL_MS.
+ */
+export const HEADERS_TIMEOUT_MS = 30_000;
+export const REQUEST_TIMEOUT_MS = 120_000;
+const CHECK_INTERVAL_MS = 5_000;
 const MAX_WAIT_MS = 600_000;
 
 export function json(res: ServerResponse, status: number, body: unknown): void {
@@ -48,24 +65,83 @@ function optional(q: Query, name: string): string | undefined {
   return v ?? undefined;
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new BadRequest(`request body over ${MAX_BODY} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+/** A body over MAX_BODY: answered 413 with the connection closed (see answerTooLarge). */
+export class PayloadTooLarge extends Error {}
+
+/** The whole request body, or PayloadTooLarge as soon as it (or its declared length) passes MAX_BODY. */
+export function readBody(req: IncomingMessage, max = MAX_BODY): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) return reject(new PayloadTooLarge(`request body of ${declared} bytes is over the limit of ${max} bytes`));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        return reject(new PayloadTooLarge(`request body over the limit of ${max} bytes`));
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
+}
+
+/**
+ * Reads a JSON body. An empty body is refused rather than read as {}: on PUT /api/faults it would
+ * silently clear every rule (clearing is DELETE), and no route means "nothing" by an empty body.
+ */
+export async function readJson(req: IncomingMessage): Promise<unknown> {
+  const text = (await readBody(req)).toString('utf8');
+  if (text.trim() === '') throw new BadRequest('the request body is empty; send a JSON document (to clear, use DELETE)');
   try {
-    return text.trim() === '' ? {} : (JSON.parse(text) as unknown);
+    return JSON.parse(text) as unknown;
   } catch (e) {
     throw new BadRequest(`body is not valid JSON: ${(e as Error).message}`);
   }
 }
 
+/** Bytes of an oversized body read and thrown away before the 413, and for how long at most. */
+const MAX_DRAIN = 16 * 1024 * 1024;
+const DRAIN_MS = 5_000;
+
+/**
+ * 413 and close. A client still sending must see the answer, not a reset: closing a socket with
+ * unread data makes the kernel send RST, which can destroy the answer before the client reads it.
+ * So the rest of the body is read and discarded (up to MAX_DRAIN bytes or DRAIN_MS), then the
+ * answer goes out with `Connection: close` and node closes the socket after it.
+ */
+function answerTooLarge(req: IncomingMessage, res: ServerResponse, message: string): void {
+  let drained = 0;
+  let answered = false;
+  const answer = () => {
+    if (answered) return;
+    answered = true;
+    clearTimeout(timer);
+    req.removeAllListeners('data');
+    if (res.headersSent || res.destroyed) return void res.destroy();
+    const text = JSON.stringify({ error: message, limit: MAX_BODY });
+    res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', connection: 'close' });
+    res.end(text);
+  };
+  const timer = setTimeout(answer, DRAIN_MS);
+  if (req.complete) return answer();
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > MAX_DRAIN) answer();
+  });
+  req.once('end', answer);
+  req.once('error', answer);
+  req.resume();
+}
+
 export function createHttpServer(deps: HttpDeps): Server {
   const { store, faults, metrics, events } = deps;
+  const journey = deps.journey;
 
   const faultView = () => ({ ...describeFaultSet(faults.faultSet), hits: faults.hits() });
 
@@ -81,7 +157,7 @@ export function createHttpServer(deps: HttpDeps): Server {
         res.end(text);
       },
     ],
-    ['GET', /^\/api\/stats$/, (_req, res) => json(res, 200, statsView(store, events.rate))],
+    ['GET', /^\/api\/stats$/, (_req, res) => json(res, 200, statsView(store, events.rate, Date.now(), journey))],
     [
       'GET',
       /^\/api\/messages$/,
@@ -134,6 +210,7 @@ export function createHttpServer(deps: HttpDeps): Server {
       (_req, res, q) => {
         const run = optional(q, 'run') ?? null;
         store.reset(run);
+        journey?.reset(run);
         if (run === null) faults.forgetAttempts();
         json(res, 200, { reset: run === null ? 'all' : { run } });
       },
@@ -168,9 +245,48 @@ export function createHttpServer(deps: HttpDeps): Server {
       },
     ],
     ['GET', /^\/api\/events$/, (req, res) => events.attach(res, req.method === 'HEAD')],
+    [
+      'POST',
+      /^\/api\/journey\/records$/,
+      async (req, res) => {
+        if (!journey) return json(res, 404, { error: 'this sink keeps no journey records' });
+        const peer = req.socket.remoteAddress ?? '';
+        if (!mayPostRecords(peer)) {
+          return json(res, 403, { error: `log records are taken from loopback and private (cluster) addresses only, not from ${peer}` });
+        }
+        const records = splitBody((await readBody(req)).toString('utf8'));
+        if (records === null) throw new BadRequest('the body must be a log record, a JSON array of them, or JSON lines');
+        const result = journey.ingest(records, peer);
+        // nothing usable: 400, so kumod's hook fails the batch instead of retrying it for ever
+        if (result.accepted === 0 && result.invalid > 0) return json(res, 400, { error: 'no valid log record in the body', ...result });
+        json(res, 200, result);
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/journey$/,
+      (_req, res, q) => {
+        const messageId = optional(q, 'messageId');
+        const run = optional(q, 'run');
+        if ((messageId === undefined) === (run === undefined)) throw new BadRequest('give exactly one of messageId or run');
+        const limit = intParam(q, 'limit', 100, 1000) ?? 100;
+        const all = buildJourneys(journey?.events() ?? [], store.attemptRecords(), messageId !== undefined ? { messageId } : { run: run as string });
+        json(res, 200, { query: messageId !== undefined ? { messageId } : { run }, total: all.length, count: Math.min(limit, all.length), journeys: all.slice(0, limit) });
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/journey\/recent$/,
+      (_req, res, q) => {
+        const limit = intParam(q, 'limit', 25, 200) ?? 25;
+        const journeys = limit === 0 ? [] : recentJourneys(store, journey, limit);
+        json(res, 200, { count: journeys.length, journeys });
+      },
+    ],
   ];
 
-  return createServer((req, res) => {
+  const t = deps.timeouts ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS, checkMs: CHECK_INTERVAL_MS };
+  return createServer({ headersTimeout: t.headersMs, requestTimeout: t.requestMs, connectionsCheckingInterval: t.checkMs }, (req, res) => {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://sink');
@@ -187,7 +303,7 @@ export function createHttpServer(deps: HttpDeps): Server {
         continue;
       }
       // async wrapper: a handler that throws synchronously must become a 400/500, never an uncaught error
-      (async () => handler(req, res, url.searchParams, match.slice(1)))().catch((e: unknown) => fail(res, e));
+      (async () => handler(req, res, url.searchParams, match.slice(1)))().catch((e: unknown) => fail(req, res, e));
       return;
     }
     if (allowed.length) {
@@ -199,7 +315,8 @@ export function createHttpServer(deps: HttpDeps): Server {
   });
 }
 
-function fail(res: ServerResponse, e: unknown): void {
+function fail(req: IncomingMessage, res: ServerResponse, e: unknown): void {
+  if (e instanceof PayloadTooLarge) return answerTooLarge(req, res, e.message);
   if (res.headersSent) {
     res.destroy();
     return;

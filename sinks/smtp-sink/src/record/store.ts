@@ -214,7 +214,25 @@ export class SinkStore {
       if (rcpt !== undefined && !a.rcptTo.some((r) => r.toLowerCase() === rcpt)) continue;
       out.push(a);
     }
-    return filter.limit !== undefined ? out.slice(-filter.limit) : out;
+    // the newest `limit`; slice(-0) would keep everything, so 0 is its own case
+    if (filter.limit === undefined) return out;
+    return filter.limit === 0 ? [] : out.slice(-filter.limit);
+  }
+
+  /** Every attempt in the ring, oldest first, without filtering or copying the list. */
+  *attemptRecords(): Generator<AttemptRecord> {
+    for (const entry of this.#attempts.oldestFirst()) yield asAttempt(entry);
+  }
+
+  /** The newest `limit` refused attempts (4xx, 5xx, dropped), oldest first. */
+  refusals(limit: number): AttemptRecord[] {
+    const out: AttemptRecord[] = [];
+    for (const entry of this.#attempts.newestFirst()) {
+      if (out.length >= limit) break;
+      if (isMessage(entry)) continue;
+      if (entry.code >= 400 || entry.code === 0) out.push(entry);
+    }
+    return out.reverse();
   }
 
   /** Accepted messages of a run (or all, for null) since the last reset; not limited by the ring. */

@@ -629,7 +629,14 @@ local function protocol(v, where)
     M.check_options(where, { maildir_path = T.string, dir_mode = T.integer, file_mode = T.integer }, v, BUFFERED)
   elseif v.custom_lua ~= nil then
     M.check_options(where, {
-      custom_lua = T.options('protocol.custom_lua', { constructor = T.string, __required = { 'constructor' } }),
+      -- crates/kumod/src/lua_deliver.rs LuaDeliveryProtocol (deny_unknown_fields)
+      custom_lua = T.options('protocol.custom_lua', {
+        constructor = T.string,
+        batch_size = T.integer,
+        min_batch_size = T.integer,
+        max_batch_latency = T.duration,
+        __required = { 'constructor' },
+      }),
     }, v, BUFFERED)
   elseif v.xfer ~= nil then
     M.check_options(where, { xfer = T.table }, v, BUFFERED)

@@ -5,7 +5,7 @@ helpers (no shaping data is loaded, nothing is published).
 
 Upstream sources (KumoCorp/kumomta at tag 2026.06.23-f3af1cd0):
   assets/policy-extras/shaping.lua    mod:setup_with_automation(options)
-  assets/policy-extras/log_hooks.lua  mod:new_disposition_hook(options)
+  assets/policy-extras/log_hooks.lua  mod:new_disposition_hook(options), mod:new(options)
 ]]
 local M = {}
 
@@ -110,6 +110,33 @@ local DISPOSITION_HOOK_OPTIONS = {
   name = kind('string'),
   hook = kind('function'),
   __required = { 'name', 'hook' },
+}
+
+-- options of log_hooks:new: the typed record LogHookOptions in log_hooks.lua
+local LOG_HOOK_OPTIONS = {
+  name = kind('string'),
+  log_parameters = kind('table'),
+  queue_config = kind('table'),
+  constructor = kind('function'),
+  batch_size = kind('number'),
+  min_batch_size = kind('number'),
+  max_batch_latency = duration,
+  filter = kind('function'),
+  __required = { 'name', 'constructor' },
+}
+
+-- what log_parameters may hold: kumo.configure_log_hook's options besides name
+-- (docs/reference/kumo/configure_log_hook.md: back_pressure, meta, headers, per_record, deferred_spool)
+local CONFIGURE_LOG_HOOK_OPTIONS = {
+  back_pressure = function(v, where)
+    if math.type(v) ~= 'integer' then
+      fail('%s: expected an integer', where)
+    end
+  end,
+  meta = list_of_strings,
+  headers = list_of_strings,
+  per_record = kind('table'),
+  deferred_spool = kind('boolean'),
 }
 
 -- kumo: the stand-in module instance; state: its recorder; harness: harness/kumo.lua.
@@ -253,6 +280,75 @@ function M.new(kumo, state, harness)
       record.configured = true
     end)
     state.register_custom('log_disposition_' .. options.name, options.hook)
+  end
+
+  -- log_hooks:new, as upstream: configure_log_hook{name, log_parameters...} in pre_init, a
+  -- should_enqueue_log_record handler (the loop guard on reception_protocol 'LogRecord', then the
+  -- user's filter, then queue '<name>.log_hook'), a get_queue_config handler for that queue with a
+  -- custom_lua protocol, and the constructor bound to the event 'make.<name>.log_hook'
+  state.log_hooks = {}
+  function log_hooks.new(self, options)
+    if self ~= log_hooks then
+      fail('policy-extras.log_hooks: call new with a colon')
+    end
+    standin.check_options('log_hooks:new', LOG_HOOK_OPTIONS, options)
+    standin.check_options('log_hooks:new log_parameters', CONFIGURE_LOG_HOOK_OPTIONS, options.log_parameters or {})
+    if options.queue_config ~= nil then
+      standin.check_options('log_hooks:new queue_config', standin.schemas.queue_config, options.queue_config)
+    end
+    for _, existing in ipairs(state.log_hooks) do
+      if existing.name == options.name then
+        fail("log_hook with name '%s' has already been configured", options.name)
+      end
+    end
+    local domain_name = options.name .. '.log_hook'
+    local constructor_name = 'make.' .. domain_name
+    local record = { name = options.name, queue = domain_name, constructor = constructor_name, configured = nil }
+    table.insert(state.log_hooks, record)
+
+    kumo.on('pre_init', function()
+      local params = { name = options.name }
+      for k, v in pairs(options.log_parameters or {}) do
+        params[k] = v
+      end
+      record.configured = standin.copy(params)
+    end)
+
+    kumo.on('should_enqueue_log_record', function(msg, hook_name)
+      if hook_name ~= options.name then
+        return nil
+      end
+      local log_record = msg:get_meta('log_record')
+      if log_record.reception_protocol == 'LogRecord' then
+        return false
+      end
+      if options.filter and options.filter(msg, hook_name) then
+        return false
+      end
+      msg:set_meta('queue', domain_name)
+      return true
+    end)
+
+    local params = { retry_interval = '1m', max_retry_interval = '20m' }
+    for k, v in pairs(options.queue_config or {}) do
+      params[k] = v
+    end
+    params.protocol = {
+      custom_lua = {
+        constructor = constructor_name,
+        batch_size = options.batch_size or 1,
+        min_batch_size = options.min_batch_size,
+        max_batch_latency = options.max_batch_latency,
+      },
+    }
+    kumo.on('get_queue_config', function(domain)
+      if domain ~= domain_name then
+        return nil
+      end
+      return kumo.make_queue_config(params)
+    end)
+
+    state.register_custom(constructor_name, options.constructor)
   end
 
   -- upstream registers a validate_config handler when the module is required (shaping.lua, end of

@@ -1,0 +1,223 @@
+// The kind tier's fixture, made once per run: the node image and the workload images (built and
+// cached by the provisioning scripts), a Docker engine of its own with them loaded, and the
+// environment under which the lifecycle commands run for real (docker, kind, kubectl on PATH;
+// the pins pointed at the local images through MAILKIND_PINS_OVERRIDE; free host ports; a
+// kubeconfig and state folder of its own). teardown() deletes the cluster and everything else.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { freePorts } from '../../../bench/lib/net.js';
+import type { Miss } from '../../helpers/prerequisites.js';
+import { startEngine, type Engine } from './engine.js';
+
+export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const PROVISION = 'bash scripts/provision/docker-engine.sh';
+
+interface Versions {
+  kubernetes: { version: string };
+  etcd: { version: string };
+  dockerEngine: { distribution: string };
+}
+
+function cacheDir(): string {
+  return process.env.MAILKIND_CACHE || join(homedir(), '.cache', 'mailkind');
+}
+
+function versions(): Versions {
+  return JSON.parse(readFileSync(join(ROOT, 'versions.json'), 'utf8')) as Versions;
+}
+
+export function engineBin(): string {
+  return join(cacheDir(), 'docker-engine', 'bin');
+}
+
+export function kubernetesBin(): string {
+  return join(cacheDir(), `kubernetes-${versions().kubernetes.version}`, 'bin');
+}
+
+/** For skipWithout(): what the tier needs that this machine lacks. */
+export function kindTierMissing(): Miss | undefined {
+  const what = 'test/kind (a real kind cluster)';
+  const need: [string, string][] = [
+    [join(cacheDir(), 'docker-engine', '.complete'), PROVISION],
+    [join(cacheDir(), `kubernetes-${versions().kubernetes.version}`, '.complete'), 'bash scripts/provision/kubernetes.sh'],
+    [join(cacheDir(), `etcd-${versions().etcd.version}`, 'bin', 'etcd'), 'bash scripts/provision/kubernetes.sh'],
+    ['/usr/sbin/debootstrap', 'apt-get install -y debootstrap'],
+    ['/bin/busybox', 'apt-get install -y busybox-static'],
+    ['/usr/bin/gcc', 'apt-get install -y gcc libc6-dev'],
+  ];
+  const missing = need.filter(([p]) => !existsSync(p));
+  if (missing.length === 0) return undefined;
+  return { what, reason: `missing ${missing.map(([p]) => p).join(', ')}`, fix: [...new Set(missing.map(([, f]) => f))].join(' && ') };
+}
+
+export interface CommandResult {
+  exitCode: number;
+  all: string;
+  ms: number;
+}
+
+/** Ctrl-C (SIGINT) once a line of output matches `afterLine` and then `when` holds. */
+export interface Interrupt {
+  afterLine: RegExp;
+  when?: () => Promise<boolean>;
+}
+
+export interface KindTier {
+  engine: Engine;
+  cluster: string;
+  context: string;
+  nodeImage: string;
+  ports: { sinkHttp: number; registry: number };
+  /** the environment every command of the tier runs with */
+  env: Record<string, string>;
+  /** `npm run <script>` equivalent: tsx scripts/<script>.ts with the tier's environment */
+  lifecycle(script: 'up' | 'down' | 'status' | 'bundle' | 'doctor', args?: string[], opts?: { interrupt?: Interrupt }): Promise<CommandResult>;
+  /** any program with the tier's environment */
+  run(cmd: string, args: string[], input?: string): Promise<CommandResult & { stdout: string }>;
+  kubectl(args: string[], input?: string): Promise<string>;
+  /** figures for the report: provisioning and loading times, ms */
+  timings: Record<string, number>;
+  teardown(): Promise<void>;
+}
+
+async function timed<T>(timings: Record<string, number>, name: string, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await f();
+  } finally {
+    timings[name] = Math.round(performance.now() - t0);
+  }
+}
+
+function keyValues(stdout: string): Record<string, string> {
+  return Object.fromEntries(
+    stdout
+      .split('\n')
+      .map((l) => /^(\w+)=(.*)$/.exec(l.trim()))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
+  );
+}
+
+export async function setupKindTier(): Promise<KindTier> {
+  const timings: Record<string, number> = {};
+  const provision = async (script: string) => {
+    const r = await execa('bash', [join(ROOT, 'scripts/provision', script)], { cwd: ROOT, reject: false, all: true });
+    if (r.exitCode !== 0) throw new Error(`${script} failed:\n${r.all}`);
+    return keyValues(r.stdout);
+  };
+  const node = await timed(timings, 'nodeImageProvision', () => provision('kind-node-image.sh'));
+  const workloads = await timed(timings, 'workloadImagesProvision', () => provision('kind-workload-images.sh'));
+
+  const tmp = mkdtempSync(join(cacheDir(), 'kind-tier-'));
+  const engine = await timed(timings, 'engineStart', () =>
+    startEngine({ name: 'kindt', binDir: engineBin(), dataRoot: join(tmp, 'docker'), bridgeCidr: '10.213.0.1/24', pool: '10.214.0.0/16' }),
+  );
+  try {
+    const base = { ...process.env, ...engine.env } as Record<string, string>;
+    await timed(timings, 'imageLoad', async () => {
+      const archives = [node.archive!, ...readdirSync(workloads.dir!).filter((f) => f.endsWith('.tar')).map((f) => join(workloads.dir!, f))];
+      for (const a of archives) await execa('docker', ['load', '--quiet', '--input', a], { env: base });
+    });
+    // The sink's Dockerfile builds FROM its NODE_IMAGE default (an image only a registry has):
+    // the locally made Node base takes that name in this engine only.
+    const dockerfile = readFileSync(join(ROOT, 'sinks/smtp-sink/Dockerfile'), 'utf8');
+    const nodeImage = /^ARG NODE_IMAGE=(\S+)/m.exec(dockerfile)![1]!;
+    const nodeVersion = /^node:([\d.]+)/.exec(nodeImage)![1]!;
+    await execa('docker', ['tag', `mailkind.local/sink-base:node-${nodeVersion}`, nodeImage], { env: base });
+
+    const [sinkHttp, kumoHttp, kumoInbound, kumoRelay, mailmanRest, mailmanWeb, registry] = (await freePorts(7)) as [number, number, number, number, number, number, number];
+    const pins = join(tmp, 'pins-override.json');
+    writeFileSync(
+      pins,
+      JSON.stringify({
+        $comment: 'the kind tier: locally made images instead of the registry-only ones (test/kind/lib/tier.ts)',
+        images: {
+          'ghcr.io/kumocorp/kumomta': 'mailkind.local/standin-kumomta:1',
+          'docker.dragonflydb.io/dragonflydb/dragonfly': 'mailkind.local/standin-dragonfly:1',
+          postgres: 'mailkind.local/standin-postgres:1',
+        },
+        kindNodeImage: node.image,
+        registryImage: `mailkind.local/registry:${versions().dockerEngine.distribution}`,
+      }),
+    );
+    // a CLI configuration of its own (no credentials, no plugins of the machine's)
+    const dockerConfig = join(tmp, 'docker-config');
+    mkdirSync(dockerConfig, { recursive: true });
+    const cluster = 'mailkind-kindt';
+    const env: Record<string, string> = {
+      ...base,
+      PATH: [engineBin(), kubernetesBin(), join(ROOT, 'node_modules/.bin'), process.env.PATH ?? ''].join(':'),
+      DOCKER_CONFIG: dockerConfig,
+      // BuildKit would fetch the Dockerfile's `# syntax=docker/dockerfile:1` frontend from Docker
+      // Hub; the legacy builder ignores that line and builds the same stages
+      DOCKER_BUILDKIT: '0',
+      KUBECONFIG: join(tmp, 'kubeconfig'),
+      MAILKIND_STATE_DIR: join(tmp, 'state'),
+      MAILKIND_CLUSTER: cluster,
+      MAILKIND_PINS_OVERRIDE: pins,
+      MAILKIND_PORT_SINK_HTTP: String(sinkHttp),
+      MAILKIND_PORT_KUMO_HTTP: String(kumoHttp),
+      MAILKIND_PORT_KUMO_INBOUND: String(kumoInbound),
+      MAILKIND_PORT_KUMO_RELAY: String(kumoRelay),
+      MAILKIND_PORT_MAILMAN_REST: String(mailmanRest),
+      MAILKIND_PORT_MAILMAN_WEB: String(mailmanWeb),
+      MAILKIND_REGISTRY_PORT: String(registry),
+      // the stand-in KumoMTA image has no kumod to validate the policy with (docs/testing-kind.md)
+      MAILKIND_SKIP_VALIDATE: '1',
+      CI: 'true',
+    };
+    delete env.MAILKIND_PROFILE;
+
+    const run = async (cmd: string, args: string[], input?: string) => {
+      const t0 = performance.now();
+      const r = await execa(cmd, args, { cwd: ROOT, env, extendEnv: false, reject: false, all: true, input });
+      return { exitCode: r.exitCode ?? -1, all: r.all ?? '', stdout: r.stdout, ms: Math.round(performance.now() - t0) };
+    };
+    return {
+      engine,
+      cluster,
+      context: `kind-${cluster}`,
+      nodeImage: node.image!,
+      ports: { sinkHttp, registry },
+      env,
+      timings,
+      run,
+      async kubectl(args, input) {
+        const r = await run('kubectl', ['--context', `kind-${cluster}`, ...args], input);
+        if (r.exitCode !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.all}`);
+        return r.stdout;
+      },
+      async lifecycle(script, args = [], opts = {}) {
+        const t0 = performance.now();
+        const child = execa(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, `scripts/${script}.ts`), ...args], { cwd: ROOT, env, extendEnv: false, reject: false, all: true });
+        const interrupt = opts.interrupt;
+        if (interrupt) {
+          let armed = false;
+          child.all?.on('data', (chunk: Buffer) => {
+            if (armed || !chunk.toString().split('\n').some((l) => interrupt.afterLine.test(l))) return;
+            armed = true;
+            void (async () => {
+              while (child.exitCode === null && interrupt.when && !(await interrupt.when())) await new Promise((r) => setTimeout(r, 250));
+              child.kill('SIGINT');
+            })();
+          });
+        }
+        const r = await child;
+        return { exitCode: r.exitCode ?? (r.signal ? 130 : -1), all: r.all ?? '', ms: Math.round(performance.now() - t0) };
+      },
+      async teardown() {
+        await run('kind', ['delete', 'cluster', '--name', cluster]);
+        await engine.stop();
+        rmSync(tmp, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await engine.stop();
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}

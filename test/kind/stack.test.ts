@@ -1,0 +1,158 @@
+// The kind tier: `npm run up` and friends for real, on a kind v0.32.0 cluster on a Docker engine
+// of the tier's own (test/kind/lib/tier.ts). The cluster is made once, by the first test, and the
+// tests build on each other in order; afterAll deletes the cluster, the registry, the engine and
+// its data, also when a test failed.
+//
+// What this proves: kind creates the cluster from manifests/kind/cluster.yaml (port mappings,
+// the node image override aside), the local-registry recipe, images reaching the node, the
+// manifests being accepted and rolled out by a real kubelet, probes, Services, NodePorts, the
+// host port mapping, DNS, the sink for real, and the lifecycle commands' idempotence, status,
+// recovery and teardown. What it cannot: KumoMTA, Dragonfly and Postgres behaviour (stand-ins
+// answer their probes only: docs/testing-kind.md), kind's published node image (ours is built here).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipWithout } from '../helpers/prerequisites.js';
+import { kindTierMissing, setupKindTier, type KindTier } from './lib/tier.js';
+
+const WORKLOADS_MINIMAL = ['deployment/dragonfly', 'deployment/smtp-sink', 'statefulset/kumomta', 'statefulset/kumomta-tsa'];
+
+describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster', () => {
+  let t: KindTier;
+  const figures: Record<string, number> = {};
+
+  beforeAll(async () => {
+    t = await setupKindTier();
+    Object.assign(figures, t.timings);
+  }, 45 * 60_000);
+
+  afterAll(async () => {
+    if (!t) return;
+    const t0 = performance.now();
+    await t.teardown();
+    figures.teardown = Math.round(performance.now() - t0);
+    console.log(`kind tier figures (ms): ${JSON.stringify(figures)}`);
+  }, 5 * 60_000);
+
+  const sinkUrl = (path: string) => `http://127.0.0.1:${t.ports.sinkHttp}${path}`;
+  const generations = async () => {
+    const list = JSON.parse(await t.kubectl(['--namespace', 'mailkind', 'get', 'deployments,statefulsets,services,configmaps,secrets', '--output', 'json'])) as {
+      items: { kind: string; metadata: { name: string; resourceVersion: string; generation?: number } }[];
+    };
+    return Object.fromEntries(list.items.map((o) => [`${o.kind}/${o.metadata.name}`, `${o.metadata.generation ?? '-'}@${o.metadata.resourceVersion}`]));
+  };
+
+  it('up (minimal profile) creates the cluster, runs the local-registry recipe, loads the images, applies and waits for every rollout', async () => {
+    const r = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240']);
+    figures.upFirst = r.ms;
+    expect(r.exitCode, r.all).toBe(0);
+
+    const clusters = await t.run('kind', ['get', 'clusters']);
+    expect(clusters.stdout.split('\n')).toContain(t.cluster);
+    // the node runs the image the override names, from the kind config's port mappings
+    const node = JSON.parse((await t.run('docker', ['inspect', `${t.cluster}-control-plane`])).stdout) as {
+      Config: { Image: string };
+      HostConfig: { PortBindings: Record<string, { HostIp: string; HostPort: string }[]> };
+    }[];
+    expect(node[0]!.Config.Image).toBe(t.nodeImage);
+    expect(node[0]!.HostConfig.PortBindings['30825/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(t.ports.sinkHttp) }]);
+
+    // the registry recipe: the container on the kind network, the node's hosts.toml, the KEP-1755 ConfigMap
+    const reg = await t.run('docker', ['inspect', '--format', '{{.State.Running}} {{json .NetworkSettings.Networks}}', 'kind-registry']);
+    expect(reg.stdout).toMatch(/^true .*"kind"/);
+    const hosts = await t.run('docker', ['exec', `${t.cluster}-control-plane`, 'cat', `/etc/containerd/certs.d/localhost:${t.ports.registry}/hosts.toml`]);
+    expect(hosts.stdout).toContain('http://kind-registry:5000');
+    expect(await t.kubectl(['--namespace', 'kube-public', 'get', 'configmap', 'local-registry-hosting', '--output', 'jsonpath={.data.localRegistryHosting\\.v1}'])).toContain(`localhost:${t.ports.registry}`);
+
+    // every workload of the profile rolled out, by the cluster's account
+    for (const w of WORKLOADS_MINIMAL) {
+      const s = JSON.parse(await t.kubectl(['--namespace', 'mailkind', 'get', w, '--output', 'json'])) as { spec: { replicas: number }; status: { readyReplicas?: number } };
+      expect(s.status.readyReplicas ?? 0, w).toBe(s.spec.replicas);
+    }
+    // the sink image on the node is the one built on the host
+    const images = await t.run('docker', ['exec', `${t.cluster}-control-plane`, 'crictl', 'images', '--output', 'json']);
+    expect(images.stdout).toContain('mailkind/smtp-sink:dev');
+  }, 20 * 60_000);
+
+  it("the sink's API and dashboard answer from the host through kind's port mapping and the NodePort", async () => {
+    const health = await fetch(sinkUrl('/healthz'));
+    expect(health.status).toBe(200);
+    const dash = await fetch(sinkUrl('/'));
+    expect(dash.status).toBe(200);
+    expect(dash.headers.get('content-type')).toMatch(/text\/html/);
+    const stats = await fetch(sinkUrl('/api/stats'));
+    expect(stats.status).toBe(200);
+  });
+
+  it('mail sent to the sink inside the cluster (by Service name, through CoreDNS) shows up in its API on the host', async () => {
+    const rcpt = `kind-tier-${Date.now()}@example.test`;
+    // an SMTP conversation from a pod: the sink's own image has node; the peer is the Service DNS name
+    const script = `
+      const net = require('node:net');
+      const lines = ['EHLO kind-tier', 'MAIL FROM:<tier@example.test>', 'RCPT TO:<${rcpt}>', 'DATA', 'Subject: kind tier\\r\\n\\r\\nhello from a pod\\r\\n.', 'QUIT'];
+      const s = net.connect(2525, 'smtp-sink.mailkind.svc.cluster.local');
+      let buf = '', i = 0;
+      s.on('data', (d) => { buf += d; while (buf.includes('\\r\\n')) { const line = buf.slice(0, buf.indexOf('\\r\\n')); buf = buf.slice(buf.indexOf('\\r\\n') + 2);
+        process.stdout.write(line + '\\n'); if (/^\\d{3} /.test(line)) { if (/^[45]/.test(line)) process.exit(1); if (i < lines.length) s.write(lines[i++] + '\\r\\n'); } } });
+      s.on('close', () => process.exit(0));`;
+    const sent = await t.run('kubectl', ['--context', t.context, '--namespace', 'mailkind', 'exec', 'deploy/smtp-sink', '--', 'node', '-e', script]);
+    expect(sent.exitCode, sent.all).toBe(0);
+    expect(sent.stdout).toMatch(/^250 /m);
+    const r = await fetch(sinkUrl(`/api/messages?rcpt=${encodeURIComponent(rcpt)}`));
+    const body = (await r.json()) as { total: number; messages: { subject?: string }[] };
+    expect(body.total).toBe(1);
+    expect(JSON.stringify(body.messages[0])).toContain('kind tier');
+  });
+
+  it('a second up changes nothing, by the cluster’s account', async () => {
+    const before = await generations();
+    const r = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240']);
+    figures.upSecond = r.ms;
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toMatch(/reused/);
+    expect(r.all).toMatch(/0 changed/);
+    expect(await generations()).toEqual(before);
+  }, 10 * 60_000);
+
+  it('status shows every component of the profile ready', async () => {
+    const r = await t.lifecycle('status', ['--profile', 'minimal', '--json']);
+    expect(r.exitCode, r.all).toBe(0);
+    for (const w of ['dragonfly', 'smtp-sink', 'kumomta', 'kumomta-tsa']) expect(r.all).toContain(w);
+  }, 120_000);
+
+  it('after a Docker engine restart the node comes back and up waits for the API server', async () => {
+    await t.engine.stopDaemon();
+    await t.engine.startDaemon();
+    // kind's restart policy (on-failure:1) does not restart a node after a daemon restart by
+    // itself on every engine: `up` starts a stopped node and waits for the API server
+    const r = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240']);
+    figures.upAfterEngineRestart = r.ms;
+    expect(r.exitCode, r.all).toBe(0);
+    const health = await fetch(sinkUrl('/healthz'));
+    expect(health.status).toBe(200);
+  }, 15 * 60_000);
+
+  it('an up interrupted while kind creates the cluster, then run again, ends with a working stack', async () => {
+    const down = await t.lifecycle('down', ['--profile', 'minimal']);
+    expect(down.exitCode, down.all).toBe(0);
+    // Ctrl-C once kind has made the node container, before the cluster is usable
+    const nodeExists = async () => (await t.run('docker', ['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n').includes(`${t.cluster}-control-plane`);
+    const interrupted = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240'], { interrupt: { afterLine: /> Kind cluster/, when: nodeExists } });
+    expect(interrupted.exitCode, interrupted.all).not.toBe(0);
+    const r = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240']);
+    figures.upAfterInterrupt = r.ms;
+    expect(r.exitCode, r.all).toBe(0);
+    expect((await fetch(sinkUrl('/healthz'))).status).toBe(200);
+  }, 20 * 60_000);
+
+  it('down deletes the cluster and keeps the registry; down --purge removes the registry too', async () => {
+    const names = async () => (await t.run('docker', ['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n');
+    const r = await t.lifecycle('down', ['--profile', 'minimal']);
+    figures.down = r.ms;
+    expect(r.exitCode, r.all).toBe(0);
+    expect((await t.run('kind', ['get', 'clusters'])).stdout.split('\n')).not.toContain(t.cluster);
+    expect(await names()).not.toContain(`${t.cluster}-control-plane`);
+    expect(await names()).toContain('kind-registry');
+    const purge = await t.lifecycle('down', ['--profile', 'minimal', '--purge']);
+    expect(purge.exitCode, purge.all).toBe(0);
+    expect(await names()).not.toContain('kind-registry');
+  }, 5 * 60_000);
+});
