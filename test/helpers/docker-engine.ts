@@ -183,6 +183,11 @@ function hookExit(): void {
 
 let counter = 0;
 
+/** A child that ended: by an exit code or by a signal (then exitCode stays null: the registry dies of SIGTERM). */
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
 export async function startEngine(opts: EngineOptions): Promise<Engine> {
   sweepStale();
   hookExit();
@@ -248,7 +253,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
       if (stopped) return;
       stopped = true;
       try {
-        if (child.exitCode === null) {
+        if (!exited(child)) {
           const ids = (await docker(['ps', '-aq'], { reject: false, timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
           if (ids.length) await docker(['rm', '--force', ...ids], { reject: false, timeoutMs: 60_000 });
           const nets = (await docker(['network', 'ls', '--quiet', '--no-trunc', '--filter', 'type=custom'], { reject: false, timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
@@ -277,10 +282,10 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
   for (;;) {
     const r = await docker(['version', '--format', '{{.Server.Version}}'], { reject: false, timeoutMs: 10_000 });
     if (r.exitCode === 0 && r.stdout.trim()) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (exited(child) || Date.now() > deadline) {
       const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).slice(-5).join('\n') : '';
       await engine.stop();
-      throw new Error(`dockerd (${opts.store}) did not come up${child.exitCode !== null ? ` (exit ${child.exitCode})` : ''}:\n${tail}`);
+      throw new Error(`dockerd (${opts.store}) did not come up${exited(child) ? ` (exit ${child.exitCode ?? child.signalCode})` : ''}:\n${tail}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -314,12 +319,15 @@ export async function importStandIn(engine: Engine, ref: string, opts: { files?:
       mkdirSync(join(root, path, '..'), { recursive: true });
       writeFileSync(join(root, path), content, { mode: 0o755 });
     }
-    const tar = execa('tar', ['-C', root, '-c', '.'], { buffer: false, encoding: 'buffer' });
+    // through a file, not a pipe: an unread stderr of a `buffer: false` subprocess keeps execa's
+    // promise pending for ever (the first run of this tier hung here)
+    const archive = `${root}.tar`;
+    await execa('tar', ['-C', root, '-cf', archive, '.']);
     const changes = (opts.changes ?? ['CMD ["/bin/sh"]']).flatMap((c) => ['--change', c]);
-    const imp = execa('docker', ['import', ...changes, '-', ref], { env: { ...process.env, ...engine.env }, stdin: tar.stdout! });
-    await Promise.all([tar, imp]);
+    await engine.docker(['import', ...changes, archive, ref]);
   } finally {
     rmSync(root, { recursive: true, force: true });
+    rmSync(`${root}.tar`, { force: true });
   }
 }
 
@@ -347,7 +355,7 @@ export async function startRegistry(dir: string): Promise<LocalRegistry> {
   for (;;) {
     const ok = await fetch(`http://${host}/v2/`).then((r) => r.ok, () => false);
     if (ok) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (exited(child) || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`the registry on ${host} did not answer`);
     }
@@ -356,7 +364,7 @@ export async function startRegistry(dir: string): Promise<LocalRegistry> {
   return {
     host,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (exited(child)) return;
       const gone = new Promise<void>((r) => child.once('exit', () => r()));
       child.ref();
       child.kill('SIGTERM');
