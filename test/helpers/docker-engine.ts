@@ -116,9 +116,35 @@ function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
 
+/**
+ * Processes of this daemon's containers: after its shims are killed they are re-parented to init
+ * and their command line does not name `dir`, but their cgroup path holds the container ID (the
+ * IDs are the folders of <data-root>/containers, on both stores).
+ */
+function containerProcesses(dir: string): number[] {
+  let ids: string[] = [];
+  try {
+    ids = readdirSync(join(dir, 'data', 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  } catch {
+    return [];
+  }
+  if (!ids.length) return [];
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cg = readFileSync(`/proc/${p}/cgroup`, 'utf8');
+      if (ids.some((id) => cg.includes(id))) out.push(Number(p));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** Synchronous: usable from an exit handler. Removes everything a daemon in `dir` made. */
 function sweep(dir: string): void {
-  for (const pid of processesUnder(dir)) {
+  for (const pid of [...containerProcesses(dir), ...processesUnder(dir)]) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
