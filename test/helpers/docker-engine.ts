@@ -122,7 +122,7 @@ function linkExists(name: string): boolean {
  * IDs are the folders of <data-root>/containers, on both stores).
  */
 function containerProcesses(dir: string): number[] {
-  let ids: string[] = [];
+  let ids: string[];
   try {
     ids = readdirSync(join(dir, 'data', 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
   } catch {
@@ -181,7 +181,7 @@ function sweepStale(): void {
     } catch {
       // half-made folder
     }
-    let alive = false;
+    let alive: boolean;
     try {
       if (owner) process.kill(owner, 0);
       alive = owner > 0;
