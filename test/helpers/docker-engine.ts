@@ -116,9 +116,35 @@ function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
 
+/**
+ * Processes of this daemon's containers: after its shims are killed they are re-parented to init
+ * and their command line does not name `dir`, but their cgroup path holds the container ID (the
+ * IDs are the folders of <data-root>/containers, on both stores).
+ */
+function containerProcesses(dir: string): number[] {
+  let ids: string[];
+  try {
+    ids = readdirSync(join(dir, 'data', 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  } catch {
+    return [];
+  }
+  if (!ids.length) return [];
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cg = readFileSync(`/proc/${p}/cgroup`, 'utf8');
+      if (ids.some((id) => cg.includes(id))) out.push(Number(p));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** Synchronous: usable from an exit handler. Removes everything a daemon in `dir` made. */
 function sweep(dir: string): void {
-  for (const pid of processesUnder(dir)) {
+  for (const pid of [...containerProcesses(dir), ...processesUnder(dir)]) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -155,7 +181,7 @@ function sweepStale(): void {
     } catch {
       // half-made folder
     }
-    let alive = false;
+    let alive: boolean;
     try {
       if (owner) process.kill(owner, 0);
       alive = owner > 0;
@@ -182,6 +208,11 @@ function hookExit(): void {
 }
 
 let counter = 0;
+
+/** A child that ended: by an exit code or by a signal (then exitCode stays null: the registry dies of SIGTERM). */
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
 
 export async function startEngine(opts: EngineOptions): Promise<Engine> {
   sweepStale();
@@ -248,7 +279,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
       if (stopped) return;
       stopped = true;
       try {
-        if (child.exitCode === null) {
+        if (!exited(child)) {
           const ids = (await docker(['ps', '-aq'], { reject: false, timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
           if (ids.length) await docker(['rm', '--force', ...ids], { reject: false, timeoutMs: 60_000 });
           const nets = (await docker(['network', 'ls', '--quiet', '--no-trunc', '--filter', 'type=custom'], { reject: false, timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
@@ -277,10 +308,10 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
   for (;;) {
     const r = await docker(['version', '--format', '{{.Server.Version}}'], { reject: false, timeoutMs: 10_000 });
     if (r.exitCode === 0 && r.stdout.trim()) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (exited(child) || Date.now() > deadline) {
       const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).slice(-5).join('\n') : '';
       await engine.stop();
-      throw new Error(`dockerd (${opts.store}) did not come up${child.exitCode !== null ? ` (exit ${child.exitCode})` : ''}:\n${tail}`);
+      throw new Error(`dockerd (${opts.store}) did not come up${exited(child) ? ` (exit ${child.exitCode ?? child.signalCode})` : ''}:\n${tail}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -314,12 +345,15 @@ export async function importStandIn(engine: Engine, ref: string, opts: { files?:
       mkdirSync(join(root, path, '..'), { recursive: true });
       writeFileSync(join(root, path), content, { mode: 0o755 });
     }
-    const tar = execa('tar', ['-C', root, '-c', '.'], { buffer: false, encoding: 'buffer' });
+    // through a file, not a pipe: an unread stderr of a `buffer: false` subprocess keeps execa's
+    // promise pending for ever (the first run of this tier hung here)
+    const archive = `${root}.tar`;
+    await execa('tar', ['-C', root, '-cf', archive, '.']);
     const changes = (opts.changes ?? ['CMD ["/bin/sh"]']).flatMap((c) => ['--change', c]);
-    const imp = execa('docker', ['import', ...changes, '-', ref], { env: { ...process.env, ...engine.env }, stdin: tar.stdout! });
-    await Promise.all([tar, imp]);
+    await engine.docker(['import', ...changes, archive, ref]);
   } finally {
     rmSync(root, { recursive: true, force: true });
+    rmSync(`${root}.tar`, { force: true });
   }
 }
 
@@ -347,7 +381,7 @@ export async function startRegistry(dir: string): Promise<LocalRegistry> {
   for (;;) {
     const ok = await fetch(`http://${host}/v2/`).then((r) => r.ok, () => false);
     if (ok) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (exited(child) || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`the registry on ${host} did not answer`);
     }
@@ -356,7 +390,7 @@ export async function startRegistry(dir: string): Promise<LocalRegistry> {
   return {
     host,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (exited(child)) return;
       const gone = new Promise<void>((r) => child.once('exit', () => r()));
       child.ref();
       child.kill('SIGTERM');
