@@ -60,8 +60,11 @@ describe.skipIf(noMailman)('Mailman 3.3.10 with manifests/base/policy/mailman/ma
 
   beforeAll(async () => {
     sink = await startTestSink();
-    mm = await startMailman({ smtpHost: '127.0.0.1', smtpPort: sink.smtpPort });
-  }, 60_000);
+    // Mailman's runners are a dozen Python processes importing heavy modules: beside the cluster
+    // and docker tiers on two cores they take minutes to answer. A deadline for a condition, not a
+    // speed gate (the start-up time is printed by the helper's error when it is exceeded).
+    mm = await startMailman({ smtpHost: '127.0.0.1', smtpPort: sink.smtpPort, readyTimeoutMs: 240_000 });
+  }, 260_000);
 
   afterAll(async () => {
     await mm?.stop();
