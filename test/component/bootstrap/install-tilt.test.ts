@@ -4,10 +4,10 @@
 // a local HTTP server serves an archive built the same way (a `tilt` at the top of a .tar.gz).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { type DownloadServer, startDownloadServer } from '../../helpers/download-server.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readToolPins } from '../../../scripts/lib/config/pins.js';
 import { downloads, installTool, parseChecksum, pathHint, tiltAsset } from '../../../scripts/lib/tools/install.js';
@@ -61,7 +61,7 @@ describe('doctor --install-tools: the tilt release archive', () => {
   const asset = tiltAsset(version, 'linux', 'x64');
   let archive: Buffer;
   let sums = '';
-  let server: Server;
+  let server: DownloadServer;
   let base = '';
 
   beforeAll(async () => {
@@ -71,15 +71,12 @@ describe('doctor --install-tools: the tilt release archive', () => {
     await execa('tar', ['-czf', join(src, asset), '-C', src, 'LICENSE', 'tilt']);
     archive = readFileSync(join(src, asset));
     sums = `${'0'.repeat(64)}  tilt.0.37.6.linux.arm64.tar.gz\n${createHash('sha256').update(archive).digest('hex')}  ${asset}\n`;
-    server = createServer((req, res) => {
-      if (req.url === `/${version}/checksums.txt`) return res.end(sums);
-      if (req.url === `/${version}/${asset}`) return res.end(archive);
-      res.statusCode = 404;
-      res.end('not found');
+    server = await startDownloadServer((url) => {
+      if (url === `/${version}/checksums.txt`) return sums;
+      if (url === `/${version}/${asset}`) return archive;
+      return undefined;
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const a = server.address();
-    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+    base = server.base;
   });
   afterAll(() => server.close());
 

@@ -3,10 +3,10 @@
 // the real `kubectl kustomize`, and `npm run up` as a new user on a machine with no Docker engine.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { type DownloadServer, startDownloadServer } from '../../helpers/download-server.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { CommandError, execaRunner } from '../../../scripts/lib/tools/runner.js';
@@ -33,19 +33,17 @@ describe('execaRunner', () => {
 describe('doctor --install-tools: download and verify', () => {
   const binary = Buffer.from('#!/bin/sh\necho fake kind\n');
   const good = createHash('sha256').update(binary).digest('hex');
-  let server: Server;
+  let server: DownloadServer;
   let base = '';
   let checksum = `${good}  kind-linux-amd64\n`;
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      if (req.url?.endsWith('.sha256sum')) return res.end(checksum);
-      if (req.url?.endsWith('/kind-linux-amd64')) return res.end(binary);
-      res.statusCode = 404;
-      res.end('not found');
+    // checksum is read per request: the bad-checksum test changes it
+    server = await startDownloadServer((url) => {
+      if (url.endsWith('.sha256sum')) return checksum;
+      if (url.endsWith('/kind-linux-amd64')) return binary;
+      return undefined;
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const a = server.address();
-    base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+    base = server.base;
   });
   afterAll(() => server.close());
 
