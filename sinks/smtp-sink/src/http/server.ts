@@ -254,9 +254,12 @@ export function createHttpServer(deps: HttpDeps): Server {
         if (!mayPostRecords(peer)) {
           return json(res, 403, { error: `log records are taken from loopback and private (cluster) addresses only, not from ${peer}` });
         }
-        const records = splitBody((await readBody(req)).toString('utf8'));
-        if (records === null) throw new BadRequest('the body must be a log record, a JSON array of them, or JSON lines');
-        const result = await journey.ingestSliced(records, peer);
+        const body = await readBody(req);
+        const result = await journey.ingestSliced(() => {
+          const records = splitBody(body.toString('utf8'));
+          if (records === null) throw new BadRequest('the body must be a log record, a JSON array of them, or JSON lines');
+          return records;
+        }, peer);
         // nothing usable: 400, so kumod's hook fails the batch instead of retrying it for ever
         if (result.accepted === 0 && result.invalid > 0) return json(res, 400, { error: 'no valid log record in the body', ...result });
         json(res, 200, result);

@@ -63,7 +63,7 @@ export class JourneyStore {
   ) {
     this.#ring = new Ring(capacity);
     this.sliceRecords = options.sliceRecords ?? 25;
-    this.maxQueued = options.maxQueued ?? 64;
+    this.maxQueued = options.maxQueued ?? 16;
   }
 
   get size(): number {
@@ -90,12 +90,15 @@ export class JourneyStore {
 
   /**
    * The same, in slices with the event loop free between them, one POST after the other (see the
-   * top of this file). Rejects with IngestBusy when maxQueued POSTs are already waiting.
+   * top of this file). `input` may be a function that parses the body when its turn comes (what it
+   * throws rejects the promise). Rejects with IngestBusy when maxQueued POSTs are already waiting.
    */
-  ingestSliced(records: readonly unknown[], postedFrom: string): Promise<IngestResult> {
+  ingestSliced(input: readonly unknown[] | (() => readonly unknown[]), postedFrom: string): Promise<IngestResult> {
     if (this.#queued >= this.maxQueued) return Promise.reject(new IngestBusy(`${this.#queued} batches of log records are waiting to be stored; try again in a moment`));
     this.#queued++;
     const run = async (): Promise<IngestResult> => {
+      // a body is parsed at its turn too: parsing is most of the cost of a POST
+      const records = typeof input === 'function' ? input() : input;
       const result: IngestResult = { accepted: 0, invalid: 0, errors: [] };
       const added: KumoEvent[] = [];
       const step = Math.max(1, this.sliceRecords);
