@@ -6,6 +6,9 @@ record type, and what one batch POSTs and how the answer becomes a disposition o
 
   lua5.4 journey-hook.lua <init.lua> [--cost N]
 
+With MAILKIND_JOURNEY_HOOK=off in the environment the policy registers no hook: the document then
+ends after `hooks` (an empty list).
+
 With --cost N it also measures, in CPU time (os.clock), what the hook adds to the policy's Lua per
 log record, beside a peer in the same run: N records through should_enqueue_log_record for the
 hook the stack already has (the TSA publish hook), then the same N records with the journey hook's
@@ -135,6 +138,9 @@ for _, phase in ipairs { 'pre_init', 'init' } do
 end
 
 output.hooks = state.log_hooks
+if #state.log_hooks == 0 then
+  finish()
+end
 
 -- the queue the hook's records go to
 local ok_q, config = pcall(state.fire, 'get_queue_config', 'journey.log_hook', nil, nil, nil)
