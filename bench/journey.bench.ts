@@ -10,16 +10,18 @@
 //     lookup (lookupJourneys, what the API runs) beside the former full scan (buildJourneys over
 //     both whole rings) on the same data, both in-process; and GET /api/journey over HTTP, with
 //     GET /healthz beside it for what HTTP alone costs on this machine.
-// Sides 1 and 2 run in rounds before, after, after, before (JOURNEY_BENCH_ROUNDS pairs, default
-// 1), so a machine that gets busier or quieter during the run does not favour one side; the
-// figures are means over the rounds.
-// The sink (bench/lib/journey-sink.ts) and the posting clients (bench/lib/journey-posters.ts) each
-// run in a process of their own, the SMTP client and the timing in this one. It cannot measure
-// what the issue's 0.9x target is about (kumod's delivery rate with the hook on and off); that
-// needs `npm run load` through kumod on a real cluster (docs/journey.md, "Performance").
 //  4. the hook's Lua side (when lua5.4 is installed): test/component/kumomta/journey-hook.lua
 //     --cost, CPU time per log record of the policy's Lua with the journey hook beside the same
 //     records through the hook the stack already has (TSA's), under the policy harness's stand-ins.
+// 1 and 2 run in two layouts: everything in this one process (how this bench measured before, when
+// the posting clients shared the sink's event loop), and the sink (bench/lib/journey-sink.ts) and
+// the posting clients (bench/lib/journey-posters.ts) each in a process of their own, as kumod posts
+// from elsewhere. In each, the sides run in rounds before, after, after, before
+// (JOURNEY_BENCH_ROUNDS times, default 1), so a machine that gets busier or quieter during the run
+// does not favour one side; the figures are means over the rounds.
+// It cannot measure what the issue's 0.9x target is about (kumod's delivery rate with the hook on
+// and off); that needs `npm run load` through kumod on a real cluster (docs/journey.md,
+// "Performance").
 // Env: JOURNEY_BENCH_SECONDS (each SMTP and ingest phase, default 4), JOURNEY_BENCH_FILL (records
 // in the ring for the lookups, default 100000).
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
@@ -30,7 +32,7 @@ import { buildJourneys } from '../sinks/smtp-sink/src/journey/join.js';
 import { lookupJourneys } from '../sinks/smtp-sink/src/journey/lookup.js';
 import { startSink } from '../sinks/smtp-sink/src/sink.js';
 import { RawSmtp, message } from '../test/helpers/smtp-client.js';
-import { BATCH, PER_RUN } from './lib/journey-batch.js';
+import { BATCH, PER_RUN, postBatches } from './lib/journey-batch.js';
 
 const CLIENTS = 4;
 const SECONDS = Number(process.env.JOURNEY_BENCH_SECONDS ?? 4);
@@ -45,8 +47,15 @@ interface Target {
 const child = (file: string, args: string[]): ChildProcess =>
   fork(new URL(file, import.meta.url), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 
+type Topology = 'processes' | 'one process';
+
 /** 4 clients post `batches` batches, or until `stop` resolves; records/s. */
-async function ingest(url: string, batches: number | 'until-stopped', stop?: Promise<unknown>): Promise<number> {
+async function ingest(topology: Topology, url: string, batches: number | 'until-stopped', stop?: Promise<unknown>): Promise<number> {
+  if (topology === 'one process') {
+    let stopped = false;
+    void stop?.then(() => (stopped = true));
+    return (await postBatches(url, CLIENTS, batches === 'until-stopped' ? Infinity : batches, () => stopped)).recordsPerSecond;
+  }
   const posters = child('./lib/journey-posters.ts', [url, String(CLIENTS), String(batches)]);
   void stop?.then(() => posters.connected && posters.send('stop'));
   const [result] = (await once(posters, 'message')) as [{ recordsPerSecond: number }];
@@ -79,19 +88,30 @@ interface Side {
   ingestDuringSmtp: number;
 }
 
-async function side(slice: number): Promise<Side> {
-  const proc = child('./lib/journey-sink.ts', [String(slice)]);
-  const [sink] = (await once(proc, 'message')) as [Target];
+async function side(slice: number, topology: Topology): Promise<Side> {
+  let sink: Target;
+  let close: () => Promise<unknown>;
+  if (topology === 'one process') {
+    const running = await startSink(sinkConfig({ smtpPort: 0, httpPort: 0, journeySliceRecords: slice }));
+    sink = running;
+    close = () => running.close();
+  } else {
+    const proc = child('./lib/journey-sink.ts', [String(slice)]);
+    [sink] = (await once(proc, 'message')) as [Target];
+    close = async () => {
+      proc.send('close');
+      await once(proc, 'exit');
+    };
+  }
   try {
-    await ingest(sink.url, 20); // warm-up
-    const alone = await ingest(sink.url, 'until-stopped', afterSeconds(SECONDS));
+    await ingest(topology, sink.url, 20); // warm-up
+    const alone = await ingest(topology, sink.url, 'until-stopped', afterSeconds(SECONDS));
     const smtpAlone = await smtpRate(sink, SECONDS);
     const smtp = smtpRate(sink, SECONDS);
-    const [smtpDuringIngest, ingestDuringSmtp] = await Promise.all([smtp, ingest(sink.url, 'until-stopped', smtp)]);
+    const [smtpDuringIngest, ingestDuringSmtp] = await Promise.all([smtp, ingest(topology, sink.url, 'until-stopped', smtp)]);
     return { ingest: alone, smtpAlone, smtpDuringIngest, ingestDuringSmtp };
   } finally {
-    proc.send('close');
-    await once(proc, 'exit');
+    await close();
   }
 }
 
@@ -111,7 +131,7 @@ async function lookups() {
   try {
     // more than fills the ring, so it has evicted (and the indexes with it) before the lookups
     const batches = Math.ceil((FILL * 1.1) / BATCH);
-    await ingest(sink.url, batches);
+    await ingest('processes', sink.url, batches);
     const last = batches - 1;
     const id = `bench-${last - 3}-7@bench.test`;
     const run = `bench-run-${Math.floor(((last - 3) * (BATCH / 2)) / PER_RUN)}`;
@@ -160,36 +180,49 @@ function luaCost(): { peer: number; withHook: number; batch: number } | string {
   }
 }
 
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(0));
 const mean = (xs: Side[], k: keyof Side) => xs.reduce((n, x) => n + x[k], 0) / xs.length;
-const befores: Side[] = [];
-const afters: Side[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  befores.push(await side(Infinity));
-  afters.push(await side(25));
-  afters.push(await side(25));
-  befores.push(await side(Infinity));
-}
 const avg = (xs: Side[]): Side => ({ ingest: mean(xs, 'ingest'), smtpAlone: mean(xs, 'smtpAlone'), smtpDuringIngest: mean(xs, 'smtpDuringIngest'), ingestDuringSmtp: mean(xs, 'ingestDuringSmtp') });
-const before = avg(befores);
-const after = avg(afters);
+
+/** before, after, after, before (ROUNDS times): means per side */
+async function compare(topology: Topology): Promise<{ before: Side; after: Side }> {
+  const befores: Side[] = [];
+  const afters: Side[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    befores.push(await side(Infinity, topology));
+    afters.push(await side(25, topology));
+    afters.push(await side(25, topology));
+    befores.push(await side(Infinity, topology));
+  }
+  return { before: avg(befores), after: avg(afters) };
+}
+
+const TOPOLOGIES: [Topology, string][] = [
+  ['one process', "sink, posting clients and SMTP client in one process (how this bench measured before: the posters share the sink's event loop)"],
+  ['processes', 'sink, posting clients and SMTP client each in a process of their own (kumod posts from elsewhere)'],
+];
+const compared: [string, { before: Side; after: Side }][] = [];
+for (const [topology, what] of TOPOLOGIES) compared.push([what, await compare(topology)]);
 const look = await lookups();
 const lua = luaCost();
 
-console.log(`journey bench: batches of ${BATCH} records from ${CLIENTS} clients, phases of ${SECONDS} s, ${2 * ROUNDS} rounds per side (means); sink, posters and SMTP client in separate processes; load average ${loadavg().map((n) => n.toFixed(1)).join(' ')}`);
-console.log('');
-console.log('                                     before (batch at once)   after (slices of 25)');
-console.log(`ingest alone, records/s             ${fmt(before.ingest).padStart(22)}   ${fmt(after.ingest).padStart(20)}`);
-console.log(`SMTP alone, msg/s                   ${fmt(before.smtpAlone).padStart(22)}   ${fmt(after.smtpAlone).padStart(20)}`);
-console.log(`SMTP while 4 clients post, msg/s    ${fmt(before.smtpDuringIngest).padStart(22)}   ${fmt(after.smtpDuringIngest).padStart(20)}`);
-console.log(`  ingest meanwhile, records/s       ${fmt(before.ingestDuringSmtp).padStart(22)}   ${fmt(after.ingestDuringSmtp).padStart(20)}`);
-const keptBefore = before.smtpDuringIngest / before.smtpAlone;
-const keptAfter = after.smtpDuringIngest / after.smtpAlone;
-console.log(
-  `verdict: under ingest SMTP keeps ${(keptAfter * 100).toFixed(0)} % of its idle rate after, ${(keptBefore * 100).toFixed(0)} % before: ` +
-    (after.smtpDuringIngest > before.smtpDuringIngest ? `${(after.smtpDuringIngest / Math.max(before.smtpDuringIngest, 1e-9)).toFixed(1)}x the SMTP rate under ingest` : 'NOT better than before'),
-);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(0));
+console.log(`journey bench: batches of ${BATCH} records from ${CLIENTS} clients, phases of ${SECONDS} s, ${2 * ROUNDS} rounds per side (means); load average ${loadavg().map((n) => n.toFixed(1)).join(' ')}`);
+for (const [what, { before, after }] of compared) {
+  console.log('');
+  console.log(what);
+  console.log('                                     before (batch at once)   after (slices of 25)');
+  console.log(`ingest alone, records/s             ${fmt(before.ingest).padStart(22)}   ${fmt(after.ingest).padStart(20)}`);
+  console.log(`SMTP alone, msg/s                   ${fmt(before.smtpAlone).padStart(22)}   ${fmt(after.smtpAlone).padStart(20)}`);
+  console.log(`SMTP while 4 clients post, msg/s    ${fmt(before.smtpDuringIngest).padStart(22)}   ${fmt(after.smtpDuringIngest).padStart(20)}`);
+  console.log(`  ingest meanwhile, records/s       ${fmt(before.ingestDuringSmtp).padStart(22)}   ${fmt(after.ingestDuringSmtp).padStart(20)}`);
+  const keptBefore = before.smtpDuringIngest / before.smtpAlone;
+  const keptAfter = after.smtpDuringIngest / after.smtpAlone;
+  console.log(
+    `verdict: under ingest SMTP keeps ${(keptAfter * 100).toFixed(0)} % of its idle rate after, ${(keptBefore * 100).toFixed(0)} % before; ` +
+      (after.smtpDuringIngest > before.smtpDuringIngest ? `${(after.smtpDuringIngest / Math.max(before.smtpDuringIngest, 1e-9)).toFixed(1)}x the SMTP rate under ingest` : 'the SMTP rate under ingest is NOT better than before'),
+  );
+}
 console.log('');
 const mm = (t: { median: number; max: number }) => `${ms(t.median)} / ${ms(t.max)}`;
 console.log(`journey lookup, ${fmt(look.stored)} records in the ring, median / max ms of 21   indexed   former scan`);
