@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     passWithNoTests: true,
+    // bundles scripts/*.ts once for the entry-point runs (test/helpers/entry-point.ts)
+    globalSetup: ['./test/helpers/entry-bundles.ts'],
     // vitest's default is one worker per CPU minus one: a single worker on a 2-core machine. Most
     // component files wait on real processes (Mailman, the sink, tsx entry points), so a few more
     // files at once fill the idle time.
@@ -29,12 +31,14 @@ export default defineConfig({
       { test: { name: 'manifests', include: ['test/manifests/**/*.test.ts'] } },
       {
         // a real API server (etcd, kube-apiserver, controller-manager, scheduler, kwok) started once
-        // per file by test/helpers/control-plane.ts; the real kubectl, docker and kind faked
+        // per file by test/helpers/control-plane.ts (two files, side by side); the real kubectl,
+        // docker and kind faked
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
+          // deadlines for hung processes, not speed gates (a test makes up to three `up` runs)
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
       {
