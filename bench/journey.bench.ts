@@ -86,30 +86,41 @@ interface Side {
   smtpAlone: number;
   smtpDuringIngest: number;
   ingestDuringSmtp: number;
+  /** the sink's event loop delay (ms) while SMTP and ingest ran together; its own process only */
+  loopP99: number;
+  loopMax: number;
 }
 
 async function side(slice: number, topology: Topology): Promise<Side> {
   let sink: Target;
   let close: () => Promise<unknown>;
+  let proc: ChildProcess | undefined;
   if (topology === 'one process') {
     const running = await startSink(sinkConfig({ smtpPort: 0, httpPort: 0, journeySliceRecords: slice }));
     sink = running;
     close = () => running.close();
   } else {
-    const proc = child('./lib/journey-sink.ts', [String(slice)]);
-    [sink] = (await once(proc, 'message')) as [Target];
+    const p = child('./lib/journey-sink.ts', [String(slice)]);
+    proc = p;
+    [sink] = (await once(p, 'message')) as [Target];
     close = async () => {
-      proc.send('close');
-      await once(proc, 'exit');
+      p.send('close');
+      await once(p, 'exit');
     };
   }
   try {
     await ingest(topology, sink.url, 20); // warm-up
     const alone = await ingest(topology, sink.url, 'until-stopped', afterSeconds(SECONDS));
     const smtpAlone = await smtpRate(sink, SECONDS);
+    proc?.send('delay-reset');
     const smtp = smtpRate(sink, SECONDS);
     const [smtpDuringIngest, ingestDuringSmtp] = await Promise.all([smtp, ingest(topology, sink.url, 'until-stopped', smtp)]);
-    return { ingest: alone, smtpAlone, smtpDuringIngest, ingestDuringSmtp };
+    let loop = { p99: Number.NaN, max: Number.NaN };
+    if (proc) {
+      proc.send('delay');
+      [loop] = (await once(proc, 'message')) as [{ p99: number; max: number }];
+    }
+    return { ingest: alone, smtpAlone, smtpDuringIngest, ingestDuringSmtp, loopP99: loop.p99, loopMax: loop.max };
   } finally {
     await close();
   }
@@ -181,7 +192,14 @@ function luaCost(): { peer: number; withHook: number; batch: number } | string {
 }
 
 const mean = (xs: Side[], k: keyof Side) => xs.reduce((n, x) => n + x[k], 0) / xs.length;
-const avg = (xs: Side[]): Side => ({ ingest: mean(xs, 'ingest'), smtpAlone: mean(xs, 'smtpAlone'), smtpDuringIngest: mean(xs, 'smtpDuringIngest'), ingestDuringSmtp: mean(xs, 'ingestDuringSmtp') });
+const avg = (xs: Side[]): Side => ({
+  ingest: mean(xs, 'ingest'),
+  smtpAlone: mean(xs, 'smtpAlone'),
+  smtpDuringIngest: mean(xs, 'smtpDuringIngest'),
+  ingestDuringSmtp: mean(xs, 'ingestDuringSmtp'),
+  loopP99: mean(xs, 'loopP99'),
+  loopMax: mean(xs, 'loopMax'),
+});
 
 /** before, after, after, before (ROUNDS times): means per side */
 async function compare(topology: Topology): Promise<{ before: Side; after: Side }> {
@@ -216,11 +234,15 @@ for (const [what, { before, after }] of compared) {
   console.log(`SMTP alone, msg/s                   ${fmt(before.smtpAlone).padStart(22)}   ${fmt(after.smtpAlone).padStart(20)}`);
   console.log(`SMTP while 4 clients post, msg/s    ${fmt(before.smtpDuringIngest).padStart(22)}   ${fmt(after.smtpDuringIngest).padStart(20)}`);
   console.log(`  ingest meanwhile, records/s       ${fmt(before.ingestDuringSmtp).padStart(22)}   ${fmt(after.ingestDuringSmtp).padStart(20)}`);
+  if (Number.isFinite(before.loopP99)) {
+    console.log(`  the sink's event loop delay, p99 / max ms ${`${ms(before.loopP99)} / ${ms(before.loopMax)}`.padStart(16)}   ${`${ms(after.loopP99)} / ${ms(after.loopMax)}`.padStart(20)}`);
+  }
   const keptBefore = before.smtpDuringIngest / before.smtpAlone;
   const keptAfter = after.smtpDuringIngest / after.smtpAlone;
   console.log(
     `verdict: under ingest SMTP keeps ${(keptAfter * 100).toFixed(0)} % of its idle rate after, ${(keptBefore * 100).toFixed(0)} % before; ` +
-      (after.smtpDuringIngest > before.smtpDuringIngest ? `${(after.smtpDuringIngest / Math.max(before.smtpDuringIngest, 1e-9)).toFixed(1)}x the SMTP rate under ingest` : 'the SMTP rate under ingest is NOT better than before'),
+      (after.smtpDuringIngest > before.smtpDuringIngest ? `${(after.smtpDuringIngest / Math.max(before.smtpDuringIngest, 1e-9)).toFixed(1)}x the SMTP rate under ingest` : 'the SMTP rate under ingest is NOT better than before') +
+      (Number.isFinite(before.loopP99) ? `; the sink's p99 loop delay is ${after.loopP99 < before.loopP99 ? `${(before.loopP99 / after.loopP99).toFixed(1)}x shorter` : 'NOT shorter'}` : ''),
   );
 }
 console.log('');
