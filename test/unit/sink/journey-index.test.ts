@@ -33,7 +33,7 @@ function scenario(seed: number, steps: number) {
   const journey = new JourneyStore(17);
   const store = new SinkStore({ maxMessages: 5, maxAttempts: 13, bodyBudget: 0 });
   let clock = T0;
-  const queries: JourneyQuery[] = [...IDS.map((messageId) => ({ messageId })), ...IDS.map((id) => ({ messageId: `<${id}>` })), ...RUNS.map((run) => ({ run })), { messageIds: IDS.slice(0, 3) }];
+  const queries: JourneyQuery[] = [...IDS.map((messageId) => ({ messageId })), { messageId: '<m1@t>' }, ...RUNS.map((run) => ({ run })), { messageIds: IDS.slice(0, 3) }];
   const check = (i: number) => {
     for (const q of queries) {
       const scanned = buildJourneys(journey.events(), store.attemptRecords(), q);
@@ -75,10 +75,11 @@ function scenario(seed: number, steps: number) {
 
 describe('journey lookup through the indexes', () => {
   it.each([1, 2, 3])('gives what a scan of both rings gives, through evictions and resets (seed %i)', (seed) => {
-    const { journey } = scenario(seed, 250);
+    const { journey } = scenario(seed, 200);
     // the rings really were full and evicting
     expect(journey.totals.records).toBeGreaterThan(3 * journey.capacity);
-  });
+    // a deadline for a machine under load (a few thousand joins), not a speed requirement
+  }, 60_000);
 
   it('forgets a message once its last record left the ring', () => {
     const journey = new JourneyStore(3);
