@@ -3,7 +3,7 @@
 // environment under which the lifecycle commands run for real (docker, kind, kubectl on PATH;
 // the pins pointed at the local images through MAILKIND_PINS_OVERRIDE; free host ports; a
 // kubeconfig and state folder of its own). teardown() deletes the cluster and everything else.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,17 +144,17 @@ export async function setupKindTier(): Promise<KindTier> {
         registryImage: `mailkind.local/registry:${versions().dockerEngine.distribution}`,
       }),
     );
-    // a CLI configuration of its own (no credentials, no plugins of the machine's)
+    // a CLI configuration of its own (no credentials, no plugins of the machine's) with the
+    // engine build's buildx plugin: `docker build` then uses BuildKit (the Dockerfile's
+    // `FROM --platform=${BUILDPLATFORM}` needs it; the legacy builder cannot parse that line)
     const dockerConfig = join(tmp, 'docker-config');
-    mkdirSync(dockerConfig, { recursive: true });
+    mkdirSync(join(dockerConfig, 'cli-plugins'), { recursive: true });
+    symlinkSync(join(engineBin(), 'docker-buildx'), join(dockerConfig, 'cli-plugins', 'docker-buildx'));
     const cluster = 'mailkind-kindt';
     const env: Record<string, string> = {
       ...base,
       PATH: [engineBin(), kubernetesBin(), join(ROOT, 'node_modules/.bin'), process.env.PATH ?? ''].join(':'),
       DOCKER_CONFIG: dockerConfig,
-      // BuildKit would fetch the Dockerfile's `# syntax=docker/dockerfile:1` frontend from Docker
-      // Hub; the legacy builder ignores that line and builds the same stages
-      DOCKER_BUILDKIT: '0',
       KUBECONFIG: join(tmp, 'kubeconfig'),
       MAILKIND_STATE_DIR: join(tmp, 'state'),
       MAILKIND_CLUSTER: cluster,
@@ -171,6 +171,7 @@ export async function setupKindTier(): Promise<KindTier> {
       CI: 'true',
     };
     delete env.MAILKIND_PROFILE;
+    delete env.DOCKER_BUILDKIT;
 
     const run = async (cmd: string, args: string[], input?: string) => {
       const t0 = performance.now();
