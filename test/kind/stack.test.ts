@@ -10,6 +10,8 @@
 // recovery and teardown. What it cannot: KumoMTA, Dragonfly and Postgres behaviour (stand-ins
 // answer their probes only: docs/testing-kind.md), kind's published node image (ours is built here).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { digestAlias } from '../../scripts/lib/lifecycle/images.js';
 import { skipWithout } from '../helpers/prerequisites.js';
 import { kindTierMissing, setupKindTier, type KindTier } from './lib/tier.js';
 
@@ -44,6 +46,8 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
     const r = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240']);
     figures.upFirst = r.ms;
     expect(r.exitCode, r.all).toBe(0);
+    // up's own step timings, for the figures in docs/testing-kind.md
+    console.log(`first up:\n${r.all.slice(r.all.lastIndexOf('  step '))}`);
 
     const clusters = await t.run('kind', ['get', 'clusters']);
     expect(clusters.stdout.split('\n')).toContain(t.cluster);
@@ -119,6 +123,8 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
   }, 120_000);
 
   it('after a Docker engine restart the node comes back and up waits for the API server', async () => {
+    const nodeId = async () => (await t.run('docker', ['inspect', '--format', '{{.Id}}', `${t.cluster}-control-plane`])).stdout.trim();
+    const before = await nodeId();
     await t.engine.stopDaemon();
     await t.engine.startDaemon();
     // kind's restart policy (on-failure:1) does not restart a node after a daemon restart by
@@ -126,33 +132,60 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
     const r = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240']);
     figures.upAfterEngineRestart = r.ms;
     expect(r.exitCode, r.all).toBe(0);
+    // the same node, brought back: not a new cluster made in its place
+    expect(await nodeId()).toBe(before);
+    expect(r.all).toMatch(/Kind cluster: \S+ (reused|started \(was stopped\))/);
     const health = await fetch(sinkUrl('/healthz'));
     expect(health.status).toBe(200);
   }, 15 * 60_000);
 
-  it('an up interrupted while kind creates the cluster, then run again, ends with a working stack', async () => {
-    const down = await t.lifecycle('down', ['--profile', 'minimal']);
-    expect(down.exitCode, down.all).toBe(0);
-    // Ctrl-C once kind has made the node container, before the cluster is usable
-    const nodeExists = async () => (await t.run('docker', ['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n').includes(`${t.cluster}-control-plane`);
-    const interrupted = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240'], { interrupt: { afterLine: /> Kind cluster/, when: nodeExists } });
-    expect(interrupted.exitCode, interrupted.all).not.toBe(0);
-    const r = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240']);
-    figures.upAfterInterrupt = r.ms;
-    expect(r.exitCode, r.all).toBe(0);
-    expect((await fetch(sinkUrl('/healthz'))).status).toBe(200);
-  }, 20 * 60_000);
-
   it('down deletes the cluster and keeps the registry; down --purge removes the registry too', async () => {
     const names = async () => (await t.run('docker', ['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n');
-    const r = await t.lifecycle('down', ['--profile', 'minimal']);
+    const r = await t.lifecycle('down');
     figures.down = r.ms;
     expect(r.exitCode, r.all).toBe(0);
     expect((await t.run('kind', ['get', 'clusters'])).stdout.split('\n')).not.toContain(t.cluster);
     expect(await names()).not.toContain(`${t.cluster}-control-plane`);
     expect(await names()).toContain('kind-registry');
-    const purge = await t.lifecycle('down', ['--profile', 'minimal', '--purge']);
+    const purge = await t.lifecycle('down', ['--purge']);
     expect(purge.exitCode, purge.all).toBe(0);
     expect(await names()).not.toContain('kind-registry');
   }, 5 * 60_000);
+
+  it('offline: bundle, then on a fresh engine with no registry an up --images interrupted while kind creates the cluster, run again, ends with a working stack', async () => {
+    const archive = join(t.dir, 'bundle.tar');
+    const bundle = await t.lifecycle('bundle', ['--output', archive]);
+    figures.bundle = bundle.ms;
+    expect(bundle.exitCode, bundle.all).toBe(0);
+
+    // the network is off from here: the registry every pin came from is gone, and the new engine
+    // has nothing but what it loads from the bundle (no sink base, no node image, no stand-in)
+    await t.stopUpstream();
+    const t0 = performance.now();
+    await t.freshEngine();
+    figures.freshEngine = Math.round(performance.now() - t0);
+    expect((await t.run('docker', ['images', '--quiet'])).stdout.trim()).toBe('');
+
+    // Ctrl-C once kind has made the node container, before the cluster is usable
+    const nodeExists = async () => (await t.run('docker', ['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n').includes(`${t.cluster}-control-plane`);
+    const interrupted = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240', '--images', archive], { interrupt: { afterLine: /> Kind cluster/, when: nodeExists } });
+    figures.upInterrupted = interrupted.ms;
+    expect(interrupted.exitCode, interrupted.all).not.toBe(0);
+    expect(interrupted.all).toMatch(/loaded .*bundle\.tar \(\d+ images\)/);
+
+    const r = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240', '--images', archive]);
+    figures.upOfflineAfterInterrupt = r.ms;
+    expect(r.exitCode, r.all).toBe(0);
+    console.log(`up --images after the interrupted one:\n${r.all.slice(r.all.lastIndexOf('  step '))}`);
+    expect(r.all).not.toMatch(/pulling/);
+    // finding 1 on a real engine: the digest-pinned node image lost its digest name in the archive
+    // and came back under its alias tag, which kind was given and found without a pull
+    const node = JSON.parse((await t.run('docker', ['inspect', `${t.cluster}-control-plane`])).stdout) as { Config: { Image: string } }[];
+    expect(node[0]!.Config.Image).toBe(digestAlias(t.nodeImage));
+    for (const w of WORKLOADS_MINIMAL) {
+      const s = JSON.parse(await t.kubectl(['--namespace', 'mailkind', 'get', w, '--output', 'json'])) as { spec: { replicas: number }; status: { readyReplicas?: number } };
+      expect(s.status.readyReplicas ?? 0, w).toBe(s.spec.replicas);
+    }
+    expect((await fetch(sinkUrl('/healthz'))).status).toBe(200);
+  }, 20 * 60_000);
 });

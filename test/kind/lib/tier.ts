@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { freePorts } from '../../../bench/lib/net.js';
 import type { Miss } from '../../helpers/prerequisites.js';
+import { type LocalRegistry, startRegistry } from '../../helpers/docker-engine.js';
 import { startEngine, type Engine } from './engine.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -66,10 +67,14 @@ export interface Interrupt {
 }
 
 export interface KindTier {
+  /** the engine the commands talk to now (freshEngine() replaces it) */
   engine: Engine;
   cluster: string;
   context: string;
+  /** the kind node image pin, by digest (as manifests/kind/cluster.yaml pins it) */
   nodeImage: string;
+  /** a folder of this run's own (removed by teardown) */
+  dir: string;
   ports: { sinkHttp: number; registry: number };
   /** the environment every command of the tier runs with */
   env: Record<string, string>;
@@ -78,6 +83,10 @@ export interface KindTier {
   /** any program with the tier's environment */
   run(cmd: string, args: string[], input?: string): Promise<CommandResult & { stdout: string }>;
   kubectl(args: string[], input?: string): Promise<string>;
+  /** stops the registry on 127.0.0.1 the pins come from (the network is off from then on) */
+  stopUpstream(): Promise<void>;
+  /** removes the engine and everything it holds, and starts a new one on a new, empty data root */
+  freshEngine(): Promise<void>;
   /** figures for the report: provisioning and loading times, ms */
   timings: Record<string, number>;
   teardown(): Promise<void>;
@@ -113,9 +122,9 @@ export async function setupKindTier(): Promise<KindTier> {
   const workloads = await timed(timings, 'workloadImagesProvision', () => provision('kind-workload-images.sh'));
 
   const tmp = mkdtempSync(join(cacheDir(), 'kind-tier-'));
-  const engine = await timed(timings, 'engineStart', () =>
-    startEngine({ name: 'kindt', binDir: engineBin(), dataRoot: join(tmp, 'docker'), bridgeCidr: '10.213.0.1/24', pool: '10.214.0.0/16' }),
-  );
+  const engineOptions = (dataRoot: string) => ({ name: 'kindt', binDir: engineBin(), dataRoot, bridgeCidr: '10.213.0.1/24', pool: '10.214.0.0/16' });
+  let engine = await timed(timings, 'engineStart', () => startEngine(engineOptions(join(tmp, 'docker'))));
+  let upstream: LocalRegistry | undefined;
   try {
     const base = { ...process.env, ...engine.env } as Record<string, string>;
     await timed(timings, 'imageLoad', async () => {
@@ -130,18 +139,50 @@ export async function setupKindTier(): Promise<KindTier> {
     await execa('docker', ['tag', `mailkind.local/sink-base:node-${nodeVersion}`, nodeImage], { env: base });
 
     const [sinkHttp, kumoHttp, kumoInbound, kumoRelay, mailmanRest, mailmanWeb, registry] = (await freePorts(7)) as [number, number, number, number, number, number, number];
+
+    // The pins come from a registry, as the real ones do: the distribution registry on 127.0.0.1
+    // (the "upstream" `bundle` pulls from; stopped before the offline test). The node image is
+    // pinned by digest like manifests/kind/cluster.yaml's, the workloads by tag like the
+    // kustomization's. Mailman is not run (minimal profile): `bundle` saves every pin, so its two
+    // names carry the Postgres stand-in, never started.
+    upstream = await startRegistry(tmp);
+    const reg = upstream.host;
+    const push = async (local: string, target: string): Promise<string> => {
+      await execa('docker', ['tag', local, target], { env: base });
+      const r = await execa('docker', ['push', target], { env: base });
+      const digest = /digest: (sha256:[0-9a-f]{64})/.exec(r.stdout)?.[1];
+      if (!digest) throw new Error(`no digest in the push output of ${target}: ${r.stdout}`);
+      return digest;
+    };
+    const standins: Record<string, string> = {
+      'ghcr.io/kumocorp/kumomta': 'mailkind.local/standin-kumomta:1',
+      'docker.dragonflydb.io/dragonflydb/dragonfly': 'mailkind.local/standin-dragonfly:1',
+      postgres: 'mailkind.local/standin-postgres:1',
+      'maxking/mailman-core': 'mailkind.local/standin-postgres:1',
+      'maxking/mailman-web': 'mailkind.local/standin-postgres:1',
+    };
+    const images: Record<string, string> = {};
+    let nodePin = '';
+    let registryImage = '';
+    await timed(timings, 'upstreamPush', async () => {
+      for (const [name, local] of Object.entries(standins)) {
+        const target = `${reg}/standin/${name.split('/').at(-1)}:1`;
+        await push(local, target);
+        images[name] = target;
+      }
+      registryImage = `${reg}/standin/registry:${versions().dockerEngine.distribution}`;
+      await push(`mailkind.local/registry:${versions().dockerEngine.distribution}`, registryImage);
+      const nodeTarget = `${reg}/mailkind/kind-node:${node.image!.split(':').at(-1)}`;
+      nodePin = `${nodeTarget}@${await push(node.image!, nodeTarget)}`;
+    });
     const pins = join(tmp, 'pins-override.json');
     writeFileSync(
       pins,
       JSON.stringify({
         $comment: 'the kind tier: locally made images instead of the registry-only ones (test/kind/lib/tier.ts)',
-        images: {
-          'ghcr.io/kumocorp/kumomta': 'mailkind.local/standin-kumomta:1',
-          'docker.dragonflydb.io/dragonflydb/dragonfly': 'mailkind.local/standin-dragonfly:1',
-          postgres: 'mailkind.local/standin-postgres:1',
-        },
-        kindNodeImage: node.image,
-        registryImage: `mailkind.local/registry:${versions().dockerEngine.distribution}`,
+        images,
+        kindNodeImage: nodePin,
+        registryImage,
       }),
     );
     // a CLI configuration of its own (no credentials, no plugins of the machine's) with the
@@ -178,11 +219,12 @@ export async function setupKindTier(): Promise<KindTier> {
       const r = await execa(cmd, args, { cwd: ROOT, env, extendEnv: false, reject: false, all: true, input });
       return { exitCode: r.exitCode ?? -1, all: r.all ?? '', stdout: r.stdout, ms: Math.round(performance.now() - t0) };
     };
-    return {
+    const tier: KindTier = {
       engine,
       cluster,
       context: `kind-${cluster}`,
-      nodeImage: node.image!,
+      nodeImage: nodePin,
+      dir: tmp,
       ports: { sinkHttp, registry },
       env,
       timings,
@@ -210,13 +252,25 @@ export async function setupKindTier(): Promise<KindTier> {
         const r = await child;
         return { exitCode: r.exitCode ?? (r.signal ? 130 : -1), all: r.all ?? '', ms: Math.round(performance.now() - t0) };
       },
+      async stopUpstream() {
+        await upstream?.stop();
+      },
+      async freshEngine() {
+        await engine.stop();
+        // the same socket, bridge and pool (so the environment stays), on a data root never used
+        engine = await startEngine(engineOptions(mkdtempSync(join(tmp, 'docker-'))));
+        tier.engine = engine;
+      },
       async teardown() {
         await run('kind', ['delete', 'cluster', '--name', cluster]);
+        await upstream?.stop();
         await engine.stop();
         rmSync(tmp, { recursive: true, force: true });
       },
     };
+    return tier;
   } catch (e) {
+    await upstream?.stop();
     await engine.stop();
     rmSync(tmp, { recursive: true, force: true });
     throw e;
