@@ -112,10 +112,12 @@ fi
 
 # Audit the binary's own record of its modules: each must carry the hash tilt's go.sum has,
 # except the pinned overrides (verified by the checksum database above).
-# A replaced module shows as a hash-less `dep` line followed by its `=>` line, which has the hash.
+# A replaced module shows as a hash-less `dep` line followed by its `=>` line, which has the hash
+# (tilt itself is replaced by the local copy above: `=> <dir> (devel)`, no hash).
 go version -m "$work/tilt" | awk '
   $1 == "dep" && NF == 4 { print $2, $3, $4 }
   $1 == "dep" && NF == 3 { replaced = 1; next }
+  $1 == "=>" && $3 == "(devel)" { replaced = 0; print $2, $3, "local-copy"; next }
   $1 == "=>" { if (!replaced) { print "unexpected =>", $0 > "/dev/stderr"; exit 1 }; replaced = 0; print $2, $3, $4 }
   $1 == "dep" && replaced { print "no => after", $0 > "/dev/stderr"; exit 1 }
 ' >"$work/deps" || die "cannot read the module list of the built binary"

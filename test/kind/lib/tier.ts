@@ -34,6 +34,9 @@ export function engineBin(): string {
   return join(cacheDir(), 'docker-engine', 'bin');
 }
 
+/** tilt as scripts/provision/tilt.sh links it (built with a placeholder web UI, so `tilt up` runs) */
+export const TILT = join(ROOT, '.cache/bin/tilt');
+
 export function kubernetesBin(): string {
   return join(cacheDir(), `kubernetes-${versions().kubernetes.version}`, 'bin');
 }
@@ -48,6 +51,7 @@ export function kindTierMissing(): Miss | undefined {
     ['/usr/sbin/debootstrap', 'apt-get install -y debootstrap'],
     ['/bin/busybox', 'apt-get install -y busybox-static'],
     ['/usr/bin/gcc', 'apt-get install -y gcc libc6-dev'],
+    [TILT, 'bash scripts/provision/tilt.sh'],
   ];
   const missing = need.filter(([p]) => !existsSync(p));
   if (missing.length === 0) return undefined;
@@ -83,6 +87,12 @@ export interface KindTier {
   /** any program with the tier's environment */
   run(cmd: string, args: string[], input?: string): Promise<CommandResult & { stdout: string }>;
   kubectl(args: string[], input?: string): Promise<string>;
+  /** the locally made stand-in image for each kustomization image name (minimal profile's and Postgres') */
+  standins: Record<string, string>;
+  /** `tilt <args>` (scripts/provision/tilt.sh's build) with the tier's environment, to its end */
+  tilt(args: string[]): Promise<CommandResult>;
+  /** `tilt <args>` left running (`tilt up`): its output so far, and a stop that waits for its exit */
+  startTilt(args: string[]): { output(): string; stop(): Promise<void> };
   /** stops the registry on 127.0.0.1 the pins come from (the network is off from then on) */
   stopUpstream(): Promise<void>;
   /** removes the engine and everything it holds, and starts a new one on a new, empty data root */
@@ -209,6 +219,8 @@ export async function setupKindTier(): Promise<KindTier> {
       MAILKIND_REGISTRY_PORT: String(registry),
       // the stand-in KumoMTA image has no kumod to validate the policy with (docs/testing-kind.md)
       MAILKIND_SKIP_VALIDATE: '1',
+      // tilt's own state (session tokens, config) in the run's folder, not ~/.tilt-dev
+      TILT_DEV_DIR: join(tmp, 'tilt-dev'),
       CI: 'true',
     };
     delete env.MAILKIND_PROFILE;
@@ -251,6 +263,22 @@ export async function setupKindTier(): Promise<KindTier> {
         }
         const r = await child;
         return { exitCode: r.exitCode ?? (r.signal ? 130 : -1), all: r.all ?? '', ms: Math.round(performance.now() - t0) };
+      },
+      standins,
+      async tilt(args) {
+        return run(TILT, args);
+      },
+      startTilt(args) {
+        const child = execa(TILT, args, { cwd: ROOT, env, extendEnv: false, reject: false, all: true });
+        let out = '';
+        child.all?.on('data', (c: Buffer) => (out += c.toString()));
+        return {
+          output: () => out,
+          async stop() {
+            child.kill('SIGTERM');
+            await child;
+          },
+        };
       },
       async stopUpstream() {
         await upstream?.stop();
