@@ -38,6 +38,16 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
   }, 5 * 60_000);
 
   const sinkUrl = (path: string) => `http://127.0.0.1:${t.ports.sinkHttp}${path}`;
+  /** awaits a condition, polling; throws with `why()` once `seconds` have passed */
+  const until = async <T>(seconds: number, probe: () => Promise<T>, ok: (v: T) => boolean, why: (v: T) => string): Promise<T> => {
+    const deadline = Date.now() + seconds * 1000;
+    for (let v = await probe(); ; v = await probe()) {
+      if (ok(v)) return v;
+      if (Date.now() > deadline) throw new Error(why(v));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  const healthz = () => fetch(sinkUrl('/healthz')).then(async (r) => `${r.status} ${await r.text()}`, (e: Error) => `no answer: ${e.message}`);
   const generations = async () => {
     const list = JSON.parse(await t.kubectl(['--namespace', 'mailkind', 'get', 'deployments,statefulsets,services,configmaps,secrets', '--output', 'json'])) as {
       items: { kind: string; metadata: { name: string; resourceVersion: string; generation?: number } }[];
@@ -165,7 +175,8 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
     // KEP-1755 ConfigMap names and pulled by the node through hosts.toml
     const image = await t.kubectl(['--namespace', 'mailkind', 'get', 'deployment/smtp-sink', '--output', 'jsonpath={.spec.template.spec.containers[0].image}']);
     expect(image).toMatch(new RegExp(`^localhost:${t.ports.registry}/mailkind_smtp-sink:tilt-[0-9a-f]+$`));
-    expect((await fetch(sinkUrl('/healthz'))).status).toBe(200);
+    // Tilt's pod replaced up's a moment ago: the NodePort reaches it once kube-proxy has caught up
+    await until(60, healthz, (b) => b.startsWith('200 '), (b) => `/healthz: ${b}`);
   }, 15 * 60_000);
 
   it('Tilt: under `tilt up`, an edit of a sink source file reaches the running container by live update (no image rebuild), seen through the sink API', async () => {
@@ -173,11 +184,17 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
     const tilt = t.startTilt(['up', '--port', String(port), '--stream', '--', '--profile', 'minimal']);
     const file = join(ROOT, 'sinks/smtp-sink/src/http/server.ts');
     const original = readFileSync(file, 'utf8');
-    const healthz = "json(res, 200, { status: 'ok' })";
-    expect(original).toContain(healthz);
+    const healthzCode = "json(res, 200, { status: 'ok' })";
+    expect(original).toContain(healthzCode);
     const t0 = performance.now();
     try {
-      const ready = await t.tilt(['wait', '--port', String(port), '--for=condition=Ready', 'uiresource/smtp-sink', '--timeout', '600s']);
+      // `tilt wait` needs tilt up's API server, which starts after the Tiltfile's bootstrap
+      const ready = await until(
+        600,
+        () => t.tilt(['wait', '--port', String(port), '--for=condition=Ready', 'uiresource/smtp-sink', '--timeout', '600s']),
+        (r) => r.exitCode === 0 || !/No tilt apiserver found/.test(r.all),
+        (r) => r.all,
+      );
       expect(ready.exitCode, `${ready.all}\n${tilt.output().slice(-4000)}`).toBe(0);
       await t.kubectl(['--namespace', 'mailkind', 'rollout', 'status', 'deployment/smtp-sink', '--timeout', '300s']);
       figures.tiltUpReady = Math.round(performance.now() - t0);
@@ -191,18 +208,10 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
       expect(before).toHaveLength(1);
 
       const marker = `live-update-${Date.now()}`;
-      const body = async () => (await fetch(sinkUrl('/healthz')).then((r) => r.text(), () => '')).trim();
-      const until = async (ok: (b: string) => boolean) => {
-        const deadline = Date.now() + 180_000;
-        for (let b = await body(); ; b = await body()) {
-          if (ok(b)) return b;
-          if (Date.now() > deadline) throw new Error(`/healthz answered ${b}\n${tilt.output().slice(-3000)}`);
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      };
       const t1 = performance.now();
-      writeFileSync(file, original.replace(healthz, `json(res, 200, { status: 'ok', liveUpdate: '${marker}' })`));
-      expect(await until((b) => b.includes(marker))).toContain(marker);
+      writeFileSync(file, original.replace(healthzCode, `json(res, 200, { status: 'ok', liveUpdate: '${marker}' })`));
+      const seen = await until(180, healthz, (b) => b.includes(marker), (b) => `/healthz: ${b}\n${tilt.output().slice(-3000)}`);
+      expect(seen).toMatch(/^200 /);
       figures.liveUpdate = Math.round(performance.now() - t1);
       // the same pod and container, never restarted: the files were synced into it, no image was built
       expect(await pod()).toEqual(before);

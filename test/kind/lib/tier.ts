@@ -121,6 +121,27 @@ function keyValues(stdout: string): Record<string, string> {
   );
 }
 
+/**
+ * Folders of earlier runs that never reached teardown (their test process was killed; startEngine
+ * has stopped their daemon by now): the registry process serving from one, then the folder.
+ */
+function sweepStaleRuns(current: string): void {
+  const stale = readdirSync(cacheDir())
+    .filter((n) => n.startsWith('kind-tier-'))
+    .map((n) => join(cacheDir(), n))
+    .filter((d) => d !== current);
+  if (stale.length === 0) return;
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
+    try {
+      const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (stale.some((d) => cmdline.includes(d))) process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const d of stale) rmSync(d, { recursive: true, force: true });
+}
+
 export async function setupKindTier(): Promise<KindTier> {
   const timings: Record<string, number> = {};
   const provision = async (script: string) => {
@@ -135,6 +156,7 @@ export async function setupKindTier(): Promise<KindTier> {
   const engineOptions = (dataRoot: string) => ({ name: 'kindt', binDir: engineBin(), dataRoot, bridgeCidr: '10.213.0.1/24', pool: '10.214.0.0/16' });
   let engine = await timed(timings, 'engineStart', () => startEngine(engineOptions(join(tmp, 'docker'))));
   let upstream: LocalRegistry | undefined;
+  sweepStaleRuns(tmp);
   try {
     const base = { ...process.env, ...engine.env } as Record<string, string>;
     await timed(timings, 'imageLoad', async () => {
