@@ -175,7 +175,9 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
     // KEP-1755 ConfigMap names and pulled by the node through hosts.toml
     const image = await t.kubectl(['--namespace', 'mailkind', 'get', 'deployment/smtp-sink', '--output', 'jsonpath={.spec.template.spec.containers[0].image}']);
     expect(image).toMatch(new RegExp(`^localhost:${t.ports.registry}/mailkind_smtp-sink:tilt-[0-9a-f]+$`));
-    // Tilt's pod replaced up's a moment ago: the NodePort reaches it once kube-proxy has caught up
+    // tilt ci can say SUCCESS while the sink's new pod is still starting (seen here: it counts the
+    // old one, and the Deployment's Recreate strategy has just removed it): wait for the rollout
+    await t.kubectl(['--namespace', 'mailkind', 'rollout', 'status', 'deployment/smtp-sink', '--timeout', '300s']);
     await until(60, healthz, (b) => b.startsWith('200 '), (b) => `/healthz: ${b}`);
   }, 15 * 60_000);
 
@@ -188,11 +190,12 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
     expect(original).toContain(healthzCode);
     const t0 = performance.now();
     try {
-      // `tilt wait` needs tilt up's API server, which starts after the Tiltfile's bootstrap
+      // `tilt wait` needs tilt up's API server, and the resource, which exists once the Tiltfile
+      // (and its bootstrap, `up --for-tilt`) has run
       const ready = await until(
         600,
         () => t.tilt(['wait', '--port', String(port), '--for=condition=Ready', 'uiresource/smtp-sink', '--timeout', '600s']),
-        (r) => r.exitCode === 0 || !/No tilt apiserver found/.test(r.all),
+        (r) => r.exitCode === 0 || !/No tilt apiserver found|not found/.test(r.all),
         (r) => r.all,
       );
       expect(ready.exitCode, `${ready.all}\n${tilt.output().slice(-4000)}`).toBe(0);
