@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     passWithNoTests: true,
+    // bundles scripts/*.ts once for the entry-point runs (test/helpers/entry-point.ts)
+    globalSetup: ['./test/helpers/entry-bundles.ts'],
     // vitest's default is one worker per CPU minus one: a single worker on a 2-core machine. Most
     // component files wait on real processes (Mailman, the sink, tsx entry points), so a few more
     // files at once fill the idle time.
@@ -17,24 +19,32 @@ export default defineConfig({
     ],
     outputFile: { junit: 'reports/junit-npm-test.xml', json: 'reports/vitest.json' },
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // pure tests: one module graph for all files in worker threads, a third of the CPU of a fresh
+      // process per file (measured: 7 s against 18 s for the unit tier)
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'threads', isolate: false } },
       {
         test: {
           name: 'component',
           include: ['test/component/**/*.test.ts'],
+          // a worker process runs several files without re-importing the world for each: about 50
+          // CPU-seconds less on this tier (measured 120 against 169). The files keep no state in
+          // modules or process.env; each makes its own servers, folders and fake worlds.
+          isolate: false,
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },
       },
-      { test: { name: 'manifests', include: ['test/manifests/**/*.test.ts'] } },
+      { test: { name: 'manifests', include: ['test/manifests/**/*.test.ts'], pool: 'threads', isolate: false } },
       {
         // a real API server (etcd, kube-apiserver, controller-manager, scheduler, kwok) started once
-        // per file by test/helpers/control-plane.ts; the real kubectl, docker and kind faked
+        // per file by test/helpers/control-plane.ts (two files, side by side); the real kubectl,
+        // docker and kind faked
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
+          // deadlines for hung processes, not speed gates (a test makes up to three `up` runs)
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
       {

@@ -22,8 +22,8 @@ import { PORT_KEYS, PORTS, resolveSettings } from '../../scripts/lib/config/sett
 import { ENGINE_BIN, engineMissing, type Engine, type ImageStore, importStandIn, leftovers, type LocalRegistry, startEngine, startRegistry } from '../helpers/docker-engine.js';
 import { ROOT } from '../helpers/fake-tools.js';
 import { skipWithout } from '../helpers/prerequisites.js';
+import { tsEntry } from '../helpers/entry-point.js';
 
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const versions = JSON.parse(readFileSync(join(ROOT, 'versions.json'), 'utf8')) as { dockerEngine: { dockerdVersion: string } };
 
 interface Entry {
@@ -36,7 +36,7 @@ interface Entry {
 /** `npm run <name>` (tsx scripts/<name>.ts) against the engine in `env`. */
 async function runEntry(name: string, args: string[], env: Record<string, string>): Promise<Entry> {
   const started = performance.now();
-  const r = await execa(TSX, [join(ROOT, 'scripts', `${name}.ts`), ...args], { env, extendEnv: false, reject: false, cwd: ROOT, timeout: 300_000 });
+  const r = await execa(...tsEntry(join(ROOT, 'scripts', `${name}.ts`), args), { env, extendEnv: false, reject: false, cwd: ROOT, timeout: 300_000 });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), seconds: (performance.now() - started) / 1000 };
 }
 

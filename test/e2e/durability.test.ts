@@ -4,9 +4,16 @@
 // the same spool PVC; the fault is lifted; every message is then delivered exactly once per
 // recipient, those kumomta-0 held by the new kumomta-0. The restart must fit in the policy's
 // max_age (5 min): kumod expires older messages, and the final wait would then come up short.
+//
+// KumoMTA's own account (its log hook posts every record to the sink's journey API): before the
+// kill the sink must hold a Reception record of every message, and afterwards each message has
+// exactly one Delivery, logged after the kill. The Reception is awaited before the pod is deleted
+// because the hook keeps its queued records in memory (deferred_spool): what kumomta-0 had not yet
+// posted dies with it, which is the hook's documented bound, not a loss of mail.
 import { describe, expect } from 'vitest';
 import { injectBatched, totalOf, type InjectOutcome } from '../../scripts/lib/clients/kumo-inject.js';
 import { POLICY } from './lib/config.js';
+import { lacking, runDurabilityProblems, runJourneysWhen } from './lib/journey.js';
 import { addresses, kumodByIp } from './lib/mail.js';
 import { plainIp } from './lib/measure.js';
 import { scenario, step, until } from './lib/suite.js';
@@ -52,6 +59,11 @@ describe('9. Durability', () => {
     expect(held.size, `${POD} received part of the run (3 rounds of new connections)`).toBeGreaterThan(0);
     expect((await sink.messages({ run })).total, 'nothing delivered while the fault holds').toBe(0);
 
+    // kumod's Reception of every message is at the sink before the pod goes
+    const received = await step(cfg, 'journey', (ms) => runJourneysWhen(sink, run, (js) => lacking(js, recipients, 'Reception').length === 0, ms));
+    expect(lacking(received, recipients, 'Reception'), 'messages without a Reception record before the kill').toEqual([]);
+
+    const killedAt = Date.now();
     await cluster.deletePod(POD);
     const after = await step(cfg, 'podRestart', (ms) => cluster.waitForReplacement(POD, before.uid, ms));
     expect(after.claims, `${POD} mounts its spool PVC again`).toContain(CLAIM);
@@ -75,6 +87,10 @@ describe('9. Durability', () => {
     for (const m of messages.filter((x) => x.rcptTo.some((r) => held.has(r.toLowerCase())))) {
       expect(kumod.get(plainIp(m.clientAddress)), `${m.rcptTo.join(',')} delivered by`).toBe(POD);
     }
+
+    // kumod's account: one Delivery per message, all after the kill (the new kumomta-0 posts its own)
+    const journeys = await step(cfg, 'journey', (ms) => runJourneysWhen(sink, run, (js) => lacking(js, recipients, 'Delivery').length === 0, ms));
+    expect(runDurabilityProblems(journeys, recipients, killedAt), 'kumod: a Reception before the kill, exactly one Delivery after').toEqual([]);
     console.log(`durability: ${recipients.length} messages, ${held.size} spooled in ${POD}, restart and redelivery in ${Math.round((Date.now() - started) / 1000)} s`);
   });
 });

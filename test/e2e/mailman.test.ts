@@ -3,9 +3,12 @@
 // welcome mail. A post to the list through the inbound listener (2525) goes kumod -> LMTP ->
 // Mailman -> SMTP relay (2587) -> kumod -> sink: K copies, one per member, from the list's
 // bounces address, with its List-Id. The list is deleted afterwards, passed or failed.
+// KumoMTA's own account (journey API): the post delivered once, over LMTP to mailman-core, and each
+// member's copy received from Mailman and delivered once, joined to the post by its Message-ID.
 import { describe, expect } from 'vitest';
 import { listIdOf } from '../../scripts/lib/clients/mailman-rest.js';
 import { POLICY } from './lib/config.js';
+import { emptyJourney, journeyWhen, kumoKinds, listProblems } from './lib/journey.js';
 import { addresses, smtpSend } from './lib/mail.js';
 import { expectNoMore, scenario, step, suite } from './lib/suite.js';
 
@@ -48,5 +51,10 @@ describe('5. Mailman fan-out', () => {
       expect(m.subject).toContain(`e2e fan-out ${run}`);
     }
     expect(await mm.held(listId), 'nothing held for moderation').toEqual([]);
+
+    const journey = await step(cfg, 'journey', (ms) =>
+      journeyWhen(sink, sent.messageId, (j) => kumoKinds(j, list).includes('Delivery') && members.every((m) => kumoKinds(j, m).includes('Delivery')), ms),
+    );
+    expect(listProblems(journey ?? emptyJourney(sent.messageId), list, members), 'kumod: one LMTP delivery of the post, one delivery per member').toEqual([]);
   });
 });

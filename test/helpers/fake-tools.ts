@@ -12,9 +12,9 @@ import { execa } from 'execa';
 import { freePorts } from '../../bench/lib/net.js';
 import { PORT_KEYS, PORTS } from '../../scripts/lib/config/settings.js';
 import { DEFAULT_STATE, runFake, type FakeState } from '../fixtures/fake-tools/fake-cli.mjs';
+import { tsEntry } from './entry-point.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 
 /** The real kubectl (for `kubectl kustomize`), or undefined when the machine has none. */
 export function realKubectl(): string | undefined {
@@ -147,10 +147,14 @@ export interface EntryResult {
   ms: number;
 }
 
-/** Runs scripts/<name>.ts as `npm run <name>` does (tsx), in the world's environment. */
+/** Runs scripts/<name>.ts as `npm run <name>` does (node --import tsx), in the world's environment. */
+// a safety net against a hung entry point, not a speed gate: on a loaded 2-core machine a real
+// `up` against the control plane has taken over 60 s
+const ENTRY_TIMEOUT_MS = 180_000;
+
 export async function runEntry(name: string, args: string[], env: Record<string, string>): Promise<EntryResult> {
   const started = performance.now();
-  const r = await execa(TSX, [join(ROOT, 'scripts', `${name}.ts`), ...args], { env, extendEnv: false, reject: false, cwd: ROOT, timeout: 60_000 });
+  const r = await execa(...tsEntry(join(ROOT, 'scripts', `${name}.ts`), args), { env, extendEnv: false, reject: false, cwd: ROOT, timeout: ENTRY_TIMEOUT_MS });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), ms: performance.now() - started };
 }
 

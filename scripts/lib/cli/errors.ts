@@ -55,6 +55,13 @@ export function formatFailure(err: unknown, debug = false): Printed {
 
 /** Runs an entry point: prints a failure as formatFailure says and sets the exit code. */
 export async function runMain(main: () => Promise<number | void>): Promise<void> {
+  // `npm run status | head`: the reader went away, which is not an error of ours (no stack trace)
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   try {
     const code = await main();
     process.exitCode = code ?? 0;

@@ -1,11 +1,20 @@
 // Names, host ports and paths every script agrees on (docs/contract.md "Names", "Host ports"). The one
 // place they live in code: defaults here, overridden by environment variables, then by flags.
 // Pure: callers pass the environment and the flags in.
-import { isAbsolute, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file is scripts/lib/config/settings.ts). */
-export const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+/** The nearest folder at or above `from` that holds versions.json: the repository root. */
+export function findRepoRoot(from: string): string {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'versions.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no versions.json above ${from}: not inside a mailkind checkout`);
+  }
+}
+
+/** The repository root, found from this module's place (scripts/lib/config/, or a test bundle of an entry point). */
+export const REPO_ROOT = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
 
 export const PORT_KEYS = ['kumoHttp', 'kumoInbound', 'kumoRelay', 'sinkHttp', 'mailmanRest', 'mailmanWeb'] as const;
 export type PortKey = (typeof PORT_KEYS)[number];

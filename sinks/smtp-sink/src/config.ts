@@ -13,6 +13,12 @@ export interface SinkConfig {
   maxAttempts: number;
   /** Ring buffer of kumod log records posted to /api/journey/records. */
   maxJourneyRecords: number;
+  /**
+   * Records of a POSTed batch stored per turn of the event loop, so SMTP is served between slices
+   * (journey/store.ts; default 25, no CLI flag). Infinity stores a whole batch at once: what the
+   * sink did before, kept for the benchmark's side-by-side figure (bench/journey.bench.ts).
+   */
+  journeySliceRecords?: number;
   /** SIZE limit in bytes; larger messages are refused with 552 and not recorded. */
   maxSize: number;
   /** RCPT beyond this in one transaction gets 452 (RFC 5321 4.5.3.1.8). */

@@ -73,7 +73,7 @@ export async function startSink(config: SinkConfig): Promise<RunningSink> {
   const store = new SinkStore({ maxMessages: config.maxMessages, maxAttempts: config.maxAttempts, bodyBudget: config.keepBodies ? config.bodyBudget : 0 });
   const faults = new FaultEngine(Math.max(100_000, config.maxMessages * 2));
   await initialFaults(config.faultsFile, faults);
-  const journey = new JourneyStore(config.maxJourneyRecords);
+  const journey = new JourneyStore(config.maxJourneyRecords, { sliceRecords: config.journeySliceRecords });
   const events = new EventHub(store, faults, 1000, journey);
   let ready = false;
   const smtp = createSmtpServer({ config, store, faults, tls });

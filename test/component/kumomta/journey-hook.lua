@@ -4,7 +4,18 @@ under plain lua5.4 with the strict stand-ins of harness/ (used as they are), and
 document: how the hook was registered, what its should_enqueue_log_record filter answers for every
 record type, and what one batch POSTs and how the answer becomes a disposition or a rejection.
 
-  lua5.4 journey-hook.lua <init.lua>
+  lua5.4 journey-hook.lua <init.lua> [--cost N]
+
+With MAILKIND_JOURNEY_HOOK=off in the environment the policy registers no hook: the document then
+ends after `hooks` (an empty list).
+
+With --cost N it also measures, in CPU time (os.clock), what the hook adds to the policy's Lua per
+log record, beside a peer in the same run: N records through should_enqueue_log_record for the
+hook the stack already has (the TSA publish hook), then the same N records with the journey hook's
+filter and its send_batch (one per 100 records) added; five rounds, alternating, medians. The
+Lua side only, under these stand-ins: kumod's own work per record (building the log message,
+queueing, the HTTP client) is Rust and is not in it, and the JSON encoding is the harness's pure
+Lua json.lua standing in for kumo.serde.json_encode (Rust serde), so the batch part is an upper bound.
 
 kumo.http is not modelled by harness/kumo.lua; the stand-in below follows
 docs/reference/kumo.http/build_client.md and Request.md / Response.md (KumoCorp/kumomta at tag
@@ -127,6 +138,9 @@ for _, phase in ipairs { 'pre_init', 'init' } do
 end
 
 output.hooks = state.log_hooks
+if #state.log_hooks == 0 then
+  finish()
+end
 
 -- the queue the hook's records go to
 local ok_q, config = pcall(state.fire, 'get_queue_config', 'journey.log_hook', nil, nil, nil)
@@ -238,4 +252,64 @@ send('sink refuses the batch', 2, { status = 400, reason = 'Bad Request', text =
 send('sink down', 2, { raise = 'error sending request: Connection refused (os error 111)' })
 connection:close()
 output.http_clients = http.clients
+
+local COST = arg[2] == '--cost' and tonumber(arg[3]) or nil
+if COST then
+  http.answer = { status = 200, reason = 'OK', text = '{"accepted":100}' }
+  local tsa = state.shaping and state.shaping.hook_queues[1]
+  local messages = {}
+  for i = 1, COST do
+    messages[i] = (log_message(record(i % 2 == 0 and 'Delivery' or 'Reception', 'ESMTP')))
+  end
+  local conn = constructor('journey.log_hook', nil, nil)
+  local fire = state.fire
+  local function peer()
+    local t = os.clock()
+    for i = 1, COST do
+      if tsa then
+        fire('should_enqueue_log_record', messages[i], tsa)
+      end
+    end
+    return os.clock() - t
+  end
+  local batch_time = 0
+  local function with_hook()
+    local t = os.clock()
+    local pending = {}
+    for i = 1, COST do
+      if tsa then
+        fire('should_enqueue_log_record', messages[i], tsa)
+      end
+      fire('should_enqueue_log_record', messages[i], 'journey')
+      pending[#pending + 1] = messages[i]
+      if #pending == 100 or i == COST then
+        local b = os.clock()
+        conn:send_batch(pending)
+        batch_time = batch_time + (os.clock() - b)
+        pending = {}
+      end
+    end
+    return os.clock() - t
+  end
+  local peers, hooks, batches = {}, {}, {}
+  for round = 1, 5 do
+    peers[round] = peer()
+    batch_time = 0
+    hooks[round] = with_hook()
+    batches[round] = batch_time
+  end
+  local function median_us(xs)
+    table.sort(xs)
+    return xs[3] / COST * 1e6
+  end
+  output.cost = {
+    records = COST,
+    rounds = 5,
+    peer_us_per_record = median_us(peers),
+    with_hook_us_per_record = median_us(hooks),
+    send_batch_us_per_record = median_us(batches),
+    peer_hook = tsa or json.null,
+  }
+  conn:close()
+end
 finish()

@@ -30,18 +30,24 @@ interface Output {
   connection_methods: string[];
   batches: { case: string; requests: number; url?: string; headers?: Record<string, string>; body?: string; disposition?: string; rejected?: { code: number; message: string }; error?: string }[];
   http_clients: { timeout?: string }[];
+  phase?: string;
+  cost?: { records: number; peer_us_per_record: number; with_hook_us_per_record: number; send_batch_us_per_record: number; peer_hook: string };
 }
 
 describe.skipIf(skipWithout(haveLua ? undefined : { what: 'the journey log hook tests', reason: `${LUA} not found`, fix: 'apt-get install lua5.4' }))('journey log hook (journey.lua under lua5.4)', () => {
   let out: Output;
   let sink: RunningSink;
 
-  beforeAll(async () => {
-    const r = spawnSync(LUA, [DRIVER, INIT], {
+  const drive = (extraEnv: Record<string, string> = {}, args: string[] = []) => {
+    const r = spawnSync(LUA, [DRIVER, INIT, ...args], {
       encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '', POD_NAMESPACE: 'mailkind', KUMO_HTTP_USER: 'inject', KUMO_HTTP_PASSWORD: 'secret', TSA_REPLICAS: '1', RELAY_NETWORKS: '10.244.0.0/16' },
+      env: { PATH: process.env.PATH ?? '', POD_NAMESPACE: 'mailkind', KUMO_HTTP_USER: 'inject', KUMO_HTTP_PASSWORD: 'secret', TSA_REPLICAS: '1', RELAY_NETWORKS: '10.244.0.0/16', ...extraEnv },
     });
-    out = JSON.parse(r.stdout) as Output;
+    return JSON.parse(r.stdout) as Output;
+  };
+
+  beforeAll(async () => {
+    out = drive();
     sink = await startTestSink();
   });
   afterAll(() => sink?.close());
@@ -96,5 +102,24 @@ describe.skipIf(skipWithout(haveLua ? undefined : { what: 'the journey log hook 
     expect(by['sink down']?.rejected).toBeUndefined();
     expect(by['sink refuses the batch']?.rejected?.code).toBe(500);
     expect(by['sink refuses the batch']?.rejected?.message).toMatch(/^400 Bad Request: .*no valid log record/);
+  });
+
+  it('MAILKIND_JOURNEY_HOOK=off leaves the hook out (to measure its cost); a value other than on or off fails at load', () => {
+    const off = drive({ MAILKIND_JOURNEY_HOOK: 'off' });
+    expect(off.ok, off.error).toBe(true);
+    expect(off.hooks).toEqual([]);
+    expect(drive({ MAILKIND_JOURNEY_HOOK: 'on' }).hooks).toHaveLength(1);
+    const bad = drive({ MAILKIND_JOURNEY_HOOK: 'no' });
+    expect(bad).toMatchObject({ ok: false, phase: 'load' });
+    expect(bad.error).toContain('MAILKIND_JOURNEY_HOOK must be on or off');
+  });
+
+  it('--cost measures the Lua per record with the hook beside the TSA hook alone, in the same run', () => {
+    const { cost } = drive({}, ['--cost', '300']);
+    expect(cost?.records).toBe(300);
+    expect(cost?.peer_hook).toMatch(/\.tsa\.kumomta$/);
+    // the hook's filter and batches come on top of the peer's work (about 40 times as much here)
+    expect(cost!.send_batch_us_per_record).toBeGreaterThan(0);
+    expect(cost!.with_hook_us_per_record).toBeGreaterThan(cost!.peer_us_per_record);
   });
 });

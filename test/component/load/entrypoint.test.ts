@@ -12,12 +12,12 @@ import { freePorts } from '../../../bench/lib/net.js';
 import { SUMMARY_VERSION, type LoadSummary } from '../../../scripts/lib/load/report.js';
 import { ensureSecrets } from '../../../scripts/lib/secrets/file.js';
 import { api, startTestSink } from '../../helpers/sink.js';
+import { tsEntry } from '../../helpers/entry-point.js';
 
-const TSX = 'node_modules/.bin/tsx';
 const MAIN = 'scripts/load.ts';
 // a clean environment: no CI plain-mode surprises, no developer overrides of ports or state
 const load = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  execa(TSX, [MAIN, ...args], { reject: false, extendEnv: false, env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: 'true', ...env }, timeout: 20_000 });
+  execa(...tsEntry(MAIN, args), { reject: false, extendEnv: false, env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: 'true', ...env }, timeout: 20_000 });
 
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
 

@@ -136,9 +136,10 @@ describe.skipIf(noChromium)('sink dashboard in Chromium', () => {
     const messageId = 'retry-demo.1@mailkind.test';
     const codes = await playRetriedMessage(sink, { messageId, recipient: 'tempfail-2+demo@example.test', run: RUN, subject: 'Retried twice' });
     expect(codes).toEqual([451, 451, 250]);
+    // the counts come in over the live feed, one record batch at a time: wait for each
     await expect.poll(() => text('kumo-deferred'), POLL).toBe('2');
-    expect(await text('kumo-received')).toBe('1');
-    expect(await text('kumo-delivered')).toBe('1');
+    await expect.poll(() => text('kumo-received'), POLL).toBe('1');
+    await expect.poll(() => text('kumo-delivered'), POLL).toBe('1');
     expect(await text('kumo-bounced')).toBe('0');
 
     const row = page.getByTestId('journeys').locator(`tr[data-message-id="${messageId}"]`);

@@ -7,10 +7,10 @@ import type { RunningSink } from '../../../sinks/smtp-sink/src/sink.js';
 import { ROOT } from '../../helpers/fake-tools.js';
 import { playRetriedMessage } from '../../helpers/journey-play.js';
 import { startTestSink } from '../../helpers/sink.js';
+import { tsEntry } from '../../helpers/entry-point.js';
 
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const trace = (args: string[], sinkUrl?: string) =>
-  execa(TSX, [join(ROOT, 'scripts/trace.ts'), ...args], { cwd: ROOT, reject: false, env: { ...(sinkUrl ? { MAILKIND_SINK_URL: sinkUrl } : {}), CI: 'true' }, timeout: 30_000 });
+  execa(...tsEntry(join(ROOT, 'scripts/trace.ts'), args), { cwd: ROOT, reject: false, env: { ...(sinkUrl ? { MAILKIND_SINK_URL: sinkUrl } : {}), CI: 'true' }, timeout: 30_000 });
 
 let sink: RunningSink;
 const MESSAGE_ID = 'retry-demo.1@mailkind.test';

@@ -3,6 +3,7 @@
 // functions of a journey that return the problems found (empty: all good), so a scenario asserts
 // `toEqual([])` and a failure names what kumod did instead; test/unit/e2e/journey.test.ts runs them.
 import type { SinkClient, SinkJourney } from '../../../scripts/lib/clients/sink-client.js';
+import { checkThrottle, percentile, type ThrottleVerdict } from './measure.js';
 
 type Timeline = SinkJourney['timelines'][number];
 
@@ -93,6 +94,71 @@ export function throttleDelays(journeys: readonly SinkJourney[]): { delaysMs: nu
   return { delaysMs, deliverySpreadMs: deliveries.length ? Math.max(...deliveries) - Math.min(...deliveries) : 0 };
 }
 
+/** The journey that has a timeline for `recipient` (each scenario message has its own Message-ID). */
+export function journeyOf(journeys: readonly SinkJourney[], recipient: string): SinkJourney | undefined {
+  const want = recipient.toLowerCase();
+  return journeys.find((j) => j.timelines.some((t) => t.recipient === want));
+}
+
+/** Recipients for which kumod has logged no record of `kind` yet (a condition to wait on). */
+export function lacking(journeys: readonly SinkJourney[], recipients: readonly string[], kind: string): string[] {
+  return recipients.filter((r) => {
+    const j = journeyOf(journeys, r);
+    return !j || !kumoKinds(j, r).includes(kind);
+  });
+}
+
+/**
+ * Durability over a whole run: every recipient's message has a Reception before the kill and
+ * exactly one Delivery after it; problems are prefixed with the recipient.
+ */
+export function runDurabilityProblems(journeys: readonly SinkJourney[], recipients: readonly string[], killedAt: number): string[] {
+  return recipients.flatMap((r) => {
+    const j = journeyOf(journeys, r);
+    if (!j) return [`${r}: no journey (kumod posted no record of it)`];
+    return durabilityProblems(j, r, killedAt).map((p) => `${r}: ${p}`);
+  });
+}
+
+export interface ThrottleAccount {
+  /** how long each message waited in kumod, Reception to Delivery (ms), and their spread */
+  delaysMs: number[];
+  deliverySpreadMs: number;
+  medianDelayMs: number;
+  maxDelayMs: number;
+  /** kumod's Delivery times judged like the sink's arrivals */
+  verdict: ThrottleVerdict;
+  problems: string[];
+}
+
+/**
+ * Throttle in kumod's own account: each of the `n` messages received and delivered once, and its
+ * Delivery times within the limit (the same GCRA check as the sink's arrival times, so a throttle
+ * that held only by chance of the delivery path cannot pass on one side and fail on the other).
+ */
+export function throttleAccount(journeys: readonly SinkJourney[], recipients: readonly string[], rate: number, burst: number, tolerance: { rateFactor: number; extraMessages: number }): ThrottleAccount {
+  const problems: string[] = [];
+  const deliveries: number[] = [];
+  for (const r of recipients) {
+    const j = journeyOf(journeys, r);
+    const kinds = j ? kumoKinds(j, r) : [];
+    if (count(kinds, 'Reception') !== 1 || count(kinds, 'Delivery') !== 1) problems.push(`${r}: expected one Reception and one Delivery, kumod logged ${describe(kinds)}`);
+    const step = j?.timelines.find((t) => t.recipient === r.toLowerCase())?.steps.find((s) => s.source === 'kumod' && s.kind === 'Delivery');
+    if (step) deliveries.push(Date.parse(step.time));
+  }
+  const { delaysMs, deliverySpreadMs } = throttleDelays(journeys.filter((j) => recipients.some((r) => j.timelines.some((t) => t.recipient === r.toLowerCase()))));
+  const verdict = checkThrottle(deliveries, rate, burst, tolerance);
+  if (!verdict.ok) problems.push(`kumod's Delivery records: ${verdict.worst.count} deliveries in ${verdict.worst.toMs - verdict.worst.fromMs} ms, allowed ${verdict.worst.allowed}`);
+  return {
+    delaysMs,
+    deliverySpreadMs,
+    medianDelayMs: delaysMs.length ? percentile(delaysMs, 0.5) : Number.NaN,
+    maxDelayMs: delaysMs.length ? Math.max(...delaysMs) : Number.NaN,
+    verdict,
+    problems,
+  };
+}
+
 /**
  * The journey of a message once `done` holds for it (kumod posts records in batches, up to a
  * second after the fact), or the last one seen at the deadline. Polls the sink: it has no
@@ -105,6 +171,19 @@ export async function journeyWhen(sink: SinkClient, messageId: string, done: (j:
     last = (await sink.journey({ messageId })).journeys[0] ?? last;
     if ((last && done(last)) || Date.now() >= deadline) return last;
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * The journeys of every message of a run once `done` holds for them, or the last ones seen at the
+ * deadline (at most 1000 messages, the API's limit). Polls, like journeyWhen.
+ */
+export async function runJourneysWhen(sink: SinkClient, run: string, done: (js: SinkJourney[]) => boolean, timeoutMs: number): Promise<SinkJourney[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const js = (await sink.journey({ run }, 1000)).journeys;
+    if (done(js) || Date.now() >= deadline) return js;
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 

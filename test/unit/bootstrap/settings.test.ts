@@ -1,5 +1,18 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveSettings, SettingsError } from '../../../scripts/lib/config/settings.js';
+import { findRepoRoot, REPO_ROOT, resolveSettings, SettingsError } from '../../../scripts/lib/config/settings.js';
+import { ROOT } from '../../helpers/entry-point.js';
+
+describe('findRepoRoot', () => {
+  it('finds the checkout from the settings module and from deeper folders (a bundled entry point)', () => {
+    expect(REPO_ROOT).toBe(ROOT);
+    expect(findRepoRoot(join(ROOT, '.cache/test-entries/scripts'))).toBe(ROOT);
+  });
+  it('says so outside a checkout', () => {
+    expect(() => findRepoRoot(tmpdir())).toThrow(/no versions\.json above .*: not inside a mailkind checkout/);
+  });
+});
 
 describe('resolveSettings: defaults <- env <- flags', () => {
   it('has the docs/contract.md names, ports and paths by default', () => {

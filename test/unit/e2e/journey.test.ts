@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildJourneys, type Journey } from '../../../sinks/smtp-sink/src/journey/join.js';
 import { parseKumoRecord, type KumoEvent } from '../../../sinks/smtp-sink/src/journey/records.js';
-import { bounceProblems, durabilityProblems, kumoKinds, listProblems, retryProblems, throttleDelays } from '../../e2e/lib/journey.js';
+import { bounceProblems, durabilityProblems, kumoKinds, lacking, listProblems, retryProblems, runDurabilityProblems, throttleAccount, throttleDelays } from '../../e2e/lib/journey.js';
 import { kumoRecord, retriedMessage, SINK_TEMPFAIL, spoolId, type RecordInput } from '../../fixtures/kumod-records.js';
 
 const T0 = Date.parse('2026-12-02T10:00:00.000Z');
@@ -109,5 +109,66 @@ describe('throttle: the delays', () => {
     const { delaysMs, deliverySpreadMs } = throttleDelays(js);
     expect(delaysMs).toEqual([0, 500, 1000, 1500, 2000]);
     expect(deliverySpreadMs).toBe(2000);
+  });
+});
+
+describe('durability over a run: the wait before the kill and the check after it', () => {
+  const rcpts = ['durable0-0+d@example.test', 'durable0-1+d@example.test', 'durable0-2+d@example.test'];
+  const killedAt = T0 + 10_000;
+  const received = rcpts.map((r, i) => rec({ type: 'Reception', s: i, messageId: `d${i}@t`, recipient: r, run: 'd' }));
+  const delivered = (i: number, s: number) => rec({ type: 'Delivery', s, messageId: `d${i}@t`, recipient: rcpts[i]!, run: 'd' });
+  const run = (records: Record<string, unknown>[]) => buildJourneys(events(records), [], { run: 'd' });
+
+  it('waits until every message has a Reception, and names those without', () => {
+    expect(lacking(run(received.slice(0, 2)), rcpts, 'Reception')).toEqual([rcpts[2]]);
+    expect(lacking(run(received), rcpts, 'Reception')).toEqual([]);
+    expect(lacking(run([...received, delivered(0, 30)]), rcpts, 'Delivery')).toEqual([rcpts[1], rcpts[2]]);
+  });
+
+  it('passes when each message is delivered once after the kill', () => {
+    expect(runDurabilityProblems(run([...received, delivered(0, 30), delivered(1, 31), delivered(2, 40)]), rcpts, killedAt)).toEqual([]);
+  });
+
+  it('names each message delivered before the kill, twice, or never, and one kumod never logged', () => {
+    const records = [received[0]!, received[1]!, delivered(0, 5), delivered(1, 30), delivered(1, 50)];
+    expect(runDurabilityProblems(run(records), rcpts, killedAt)).toEqual([
+      `${rcpts[0]}: expected exactly one Delivery after the kill, kumod logged 1 before and 0 after`,
+      `${rcpts[1]}: expected exactly one Delivery after the kill, kumod logged 0 before and 2 after`,
+      `${rcpts[2]}: no journey (kumod posted no record of it)`,
+    ]);
+  });
+});
+
+describe("throttle in kumod's account", () => {
+  const tolerance = { rateFactor: 1.2, extraMessages: 2 };
+  const rcpts = Array.from({ length: 30 }, (_, i) => `throttled${i}+t@throttled.mailkind.test`);
+  /** every message received at 0 s, delivered at the given second */
+  const run = (deliveredAt: (i: number) => number | null) =>
+    buildJourneys(
+      events(
+        rcpts.flatMap((r, i) => {
+          const d = deliveredAt(i);
+          const base = { messageId: `t${i}@t`, recipient: r, run: 'th' };
+          return [rec({ ...base, type: 'Reception', s: 0 }), ...(d === null ? [] : [rec({ ...base, type: 'Delivery', s: d })])];
+        }),
+      ),
+      [],
+      { run: 'th' },
+    );
+
+  it('passes for 10 at once, then 10 a second, and reports the waits', () => {
+    const a = throttleAccount(run((i) => (i < 10 ? 0.1 : 0.1 + (i - 9) * 0.1)), rcpts, 10, 10, tolerance);
+    expect(a.problems).toEqual([]);
+    expect(a.delaysMs).toHaveLength(30);
+    expect(a.medianDelayMs).toBe(600);
+    expect(a.maxDelayMs).toBe(2100);
+    expect(a.deliverySpreadMs).toBe(2000);
+  });
+
+  it('fails when kumod delivered everything at once, and names a message it never delivered', () => {
+    const a = throttleAccount(run((i) => (i === 29 ? null : 0.1 + i * 0.001)), rcpts, 10, 10, tolerance);
+    expect(a.problems[0]).toBe(`${rcpts[29]}: expected one Reception and one Delivery, kumod logged Reception`);
+    expect(a.problems[1]).toMatch(/^kumod's Delivery records: 29 deliveries in 28 ms, allowed 12/);
+    expect(a.verdict.ok).toBe(false);
   });
 });

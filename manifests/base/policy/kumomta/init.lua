@@ -42,6 +42,8 @@ local ENV = {
   KUMO_HTTP_PASSWORD = os.getenv('KUMO_HTTP_PASSWORD'),
   TSA_REPLICAS = os.getenv('TSA_REPLICAS'),
   RELAY_NETWORKS = os.getenv('RELAY_NETWORKS'),
+  -- optional: 'off' leaves the journey hook out, to measure what it costs (docs/journey.md)
+  MAILKIND_JOURNEY_HOOK = os.getenv('MAILKIND_JOURNEY_HOOK'),
 }
 
 local function fail(fmt, ...)
@@ -201,7 +203,13 @@ local shaper = shaping:setup_with_automation {
 }
 
 -- every log record to the sink's journey view (journey.lua, docs/journey.md); before our catch-all get_queue_config
-require('journey').setup { url = 'http://' .. fqdn('smtp-sink') .. ':8025/api/journey/records' }
+local JOURNEY_HOOK = ENV.MAILKIND_JOURNEY_HOOK or 'on'
+if JOURNEY_HOOK ~= 'on' and JOURNEY_HOOK ~= 'off' then
+  fail('MAILKIND_JOURNEY_HOOK must be on or off (unset means on), got %q', JOURNEY_HOOK)
+end
+if JOURNEY_HOOK == 'on' then
+  require('journey').setup { url = 'http://' .. fqdn('smtp-sink') .. ':8025/api/journey/records' }
+end
 
 -------------------------------------------------------------------------------
 -- Delivery logs on stdout. KumoMTA has no stdout log option (docs/faq/shipping_logs.md); a

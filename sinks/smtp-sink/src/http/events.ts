@@ -5,7 +5,8 @@ import type { FaultEngine } from '../faults/engine.js';
 import { describeFaultSet } from '../faults/rules.js';
 import { RateWindow } from '../record/rate.js';
 import { attemptView, type AttemptRecord, type MessageRecord, type SinkStore } from '../record/store.js';
-import { buildJourneys, recentMessageIds, type Journey } from '../journey/join.js';
+import { recentMessageIds, type Journey } from '../journey/join.js';
+import { lookupJourneys } from '../journey/lookup.js';
 import { kumoCounts, type JourneyStore } from '../journey/store.js';
 
 const RECENT = 25;
@@ -85,7 +86,7 @@ export function recentJourneys(store: SinkStore, journey: JourneyStore | undefin
   const events = journey?.events() ?? [];
   const ids = recentMessageIds(events, store.attemptRecords(), limit);
   if (!ids.length) return [];
-  const found = new Map(buildJourneys(journey?.events() ?? [], store.attemptRecords(), { messageIds: ids }).map((j) => [j.messageId, j]));
+  const found = new Map(lookupJourneys(journey, store, { messageIds: ids }).map((j) => [j.messageId, j]));
   return ids.flatMap((id) => {
     const j = found.get(id);
     return j ? [summarizeJourney(j)] : [];

@@ -6,9 +6,9 @@ import type { FaultEngine } from '../faults/engine.js';
 import { describeFaultSet, parseFaultSet, EMPTY_FAULT_SET } from '../faults/rules.js';
 import { attemptView, messageView, type SinkStore } from '../record/store.js';
 import { statsView, recentJourneys, type EventHub } from './events.js';
-import { buildJourneys } from '../journey/join.js';
+import { lookupJourneys } from '../journey/lookup.js';
 import { splitBody } from '../journey/records.js';
-import type { JourneyStore } from '../journey/store.js';
+import { IngestBusy, type JourneyStore } from '../journey/store.js';
 import { mayPostRecords } from './peers.js';
 import { serveStatic } from './static.js';
 
@@ -254,9 +254,12 @@ export function createHttpServer(deps: HttpDeps): Server {
         if (!mayPostRecords(peer)) {
           return json(res, 403, { error: `log records are taken from loopback and private (cluster) addresses only, not from ${peer}` });
         }
-        const records = splitBody((await readBody(req)).toString('utf8'));
-        if (records === null) throw new BadRequest('the body must be a log record, a JSON array of them, or JSON lines');
-        const result = journey.ingest(records, peer);
+        const body = await readBody(req);
+        const result = await journey.ingestSliced(() => {
+          const records = splitBody(body.toString('utf8'));
+          if (records === null) throw new BadRequest('the body must be a log record, a JSON array of them, or JSON lines');
+          return records;
+        }, peer);
         // nothing usable: 400, so kumod's hook fails the batch instead of retrying it for ever
         if (result.accepted === 0 && result.invalid > 0) return json(res, 400, { error: 'no valid log record in the body', ...result });
         json(res, 200, result);
@@ -270,7 +273,7 @@ export function createHttpServer(deps: HttpDeps): Server {
         const run = optional(q, 'run');
         if ((messageId === undefined) === (run === undefined)) throw new BadRequest('give exactly one of messageId or run');
         const limit = intParam(q, 'limit', 100, 1000) ?? 100;
-        const all = buildJourneys(journey?.events() ?? [], store.attemptRecords(), messageId !== undefined ? { messageId } : { run: run as string });
+        const all = lookupJourneys(journey, store, messageId !== undefined ? { messageId } : { run: run as string });
         json(res, 200, { query: messageId !== undefined ? { messageId } : { run }, total: all.length, count: Math.min(limit, all.length), journeys: all.slice(0, limit) });
       },
     ],
@@ -322,5 +325,9 @@ function fail(req: IncomingMessage, res: ServerResponse, e: unknown): void {
     return;
   }
   if (e instanceof BadRequest) return json(res, 400, { error: e.message });
+  if (e instanceof IngestBusy) {
+    res.setHeader('retry-after', '1');
+    return json(res, 503, { error: e.message });
+  }
   json(res, 500, { error: e instanceof Error ? e.message : String(e) });
 }

@@ -211,7 +211,8 @@ export function buildJourneys(events: Iterable<KumoEvent>, attempts: Iterable<At
       timelines,
     });
   }
-  return journeys.sort((a, b) => a.firstSeen.localeCompare(b.firstSeen));
+  // by first sight, then by Message-ID: an order that does not depend on how the records were read
+  return journeys.sort((a, b) => a.firstSeen.localeCompare(b.firstSeen) || (a.messageId ?? '').localeCompare(b.messageId ?? ''));
 }
 
 function byRoot(all: readonly Timeline[], t: Timeline): Timeline {

@@ -1,6 +1,7 @@
 // Everything the sink remembers: counters (never dropped), recent messages and attempts (bounded
 // rings), raw bodies (within a byte budget) and per-run counts that long-polls wait on.
 import { BoundedMap, Ring } from './ring.js';
+import { RingIndex } from './ring-index.js';
 import { parseHeaderBlock, type HeaderList } from './headers.js';
 import type { Phase } from '../faults/actions.js';
 
@@ -112,6 +113,9 @@ export class SinkStore {
   readonly #messages: Ring<MessageRecord>;
   /** An accepted message is its own attempt record: one object per message, not two. */
   readonly #attempts: Ring<AttemptRecord | MessageRecord>;
+  /** the attempts ring by Message-ID and by run, for journey lookups without a scan */
+  readonly #attemptsById = new RingIndex<AttemptRecord | MessageRecord>((a) => a.messageId);
+  readonly #attemptsByRun = new RingIndex<AttemptRecord | MessageRecord>((a) => a.run);
   readonly #runCounts: BoundedMap<string, number>;
   readonly #waiters = new Set<Waiter>();
   readonly #listeners = new Set<(e: StoreEvent) => void>();
@@ -160,7 +164,7 @@ export class SinkStore {
     this.count('bytes', m.size);
     this.count('recipients', m.rcptTo.length);
     this.#countReply('data', 250);
-    this.#attempts.push(record);
+    this.#pushAttempt(record);
     const evicted = this.#messages.push(record);
     if (evicted) {
       if (evicted.body) this.#dropBody(evicted);
@@ -180,7 +184,7 @@ export class SinkStore {
     if (a.code >= 500) this.count('rejected');
     else if (a.code >= 400) this.count('tempfailed');
     this.#countReply(a.phase, a.code);
-    this.#attempts.push(a);
+    this.#pushAttempt(a);
     this.#emit({ type: 'attempt', record: a });
   }
 
@@ -224,6 +228,20 @@ export class SinkStore {
     for (const entry of this.#attempts.oldestFirst()) yield asAttempt(entry);
   }
 
+  /** The attempts (accepted and refused) of these Message-IDs, oldest first per Message-ID. */
+  attemptsOf(messageIds: Iterable<string>): AttemptRecord[] {
+    const out: AttemptRecord[] = [];
+    for (const id of new Set(messageIds)) for (const e of this.#attemptsById.get(id)) out.push(asAttempt(e));
+    return out;
+  }
+
+  /** Message-IDs of the attempts that carry this run's header. */
+  messageIdsOfRun(run: string): Set<string> {
+    const ids = new Set<string>();
+    for (const e of this.#attemptsByRun.get(run)) if (e.messageId) ids.add(e.messageId);
+    return ids;
+  }
+
   /** The newest `limit` refused attempts (4xx, 5xx, dropped), oldest first. */
   refusals(limit: number): AttemptRecord[] {
     const out: AttemptRecord[] = [];
@@ -264,6 +282,8 @@ export class SinkStore {
     if (run === null) {
       this.#messages.clear();
       this.#attempts.clear();
+      this.#attemptsById.clear();
+      this.#attemptsByRun.clear();
       this.#runCounts.clear();
       this.#bodies = [];
       this.#bodyBytes = 0;
@@ -272,6 +292,8 @@ export class SinkStore {
     } else {
       this.#messages.retain((m) => m.run !== run);
       this.#attempts.retain((a) => a.run !== run);
+      this.#attemptsById.rebuild(this.#attempts.oldestFirst());
+      this.#attemptsByRun.rebuild(this.#attempts.oldestFirst());
       this.#runCounts.delete(run);
       // one pass, not a drop per body: a run can hold thousands of them
       this.#bodies = this.#bodies.filter((m) => {
@@ -282,6 +304,16 @@ export class SinkStore {
       });
     }
     this.#emit({ type: 'reset', run });
+  }
+
+  #pushAttempt(a: AttemptRecord | MessageRecord): void {
+    const evicted = this.#attempts.push(a);
+    if (evicted) {
+      this.#attemptsById.evict(evicted);
+      this.#attemptsByRun.evict(evicted);
+    }
+    this.#attemptsById.add(a);
+    this.#attemptsByRun.add(a);
   }
 
   #countReply(phase: AttemptPhase, code: number): void {
