@@ -104,47 +104,6 @@ export async function diagnose(kubectl: Kubectl, ref: string): Promise<{ pod?: P
   return { pod, details };
 }
 
-interface PodTimes {
-  metadata: { name: string };
-  status?: { containerStatuses?: { state?: { running?: { startedAt?: string } } }[] };
-}
-
-/**
- * Pods whose status the kubelet has not renewed since the node (re)started: a running container
- * that started before the node did. After a kind node restart (a Docker engine restart, a reboot)
- * every container died with the node, but the API server keeps the pods' last status, Ready
- * included, until the kubelet has restarted them; Deployments and StatefulSets count those stale
- * ready pods, so `kubectl rollout status` passes before anything answers (seen on a real kind
- * cluster: the sink's NodePort refused connections after `up` had said "ready").
- * Kubernetes gives startedAt to the second, Docker to the nanosecond: compare whole seconds.
- */
-export function podsFromBeforeNodeStart(pods: readonly PodTimes[], nodeStartedAt: string): string[] {
-  const node = Math.floor(Date.parse(nodeStartedAt) / 1000) * 1000;
-  if (Number.isNaN(node)) return [];
-  return pods
-    .filter((p) => (p.status?.containerStatuses ?? []).some((c) => c.state?.running?.startedAt !== undefined && Date.parse(c.state.running.startedAt) < node))
-    .map((p) => p.metadata.name);
-}
-
-/** Waits until the kubelet has restarted every pod that was running before the node (re)started. */
-export async function waitForKubeletAfterNodeStart(kubectl: Kubectl, nodeStartedAt: string, timeoutSeconds: number): Promise<number> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  let first: number | undefined;
-  for (;;) {
-    const pods = (await kubectl.getJson<{ items: PodTimes[] }>('pods')).items;
-    const stale = podsFromBeforeNodeStart(pods, nodeStartedAt);
-    first ??= stale.length;
-    if (stale.length === 0) return first;
-    if (Date.now() > deadline) {
-      throw new UserError(
-        `the kubelet has not restarted ${stale.join(', ')} since the node started (${timeoutSeconds}s)`,
-        'check `docker logs <cluster>-control-plane`; if it is broken, `npm run down` and `npm run up`',
-      );
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
 export async function waitForRollouts(kubectl: Kubectl, profile: Profile, timeoutSeconds: number, onReady: (ref: string) => void): Promise<string[]> {
   const done: string[] = [];
   for (const ref of rolloutOrder(profile)) {

@@ -16,7 +16,7 @@ import { overlayKustomization, overlayName, SINK_IMAGE_ANNOTATION } from './over
 import { containerdName, imagesForProfile, type ImagePins, type ToolPins } from '../config/pins.js';
 import { probe } from './probe.js';
 import { decideRegistry, hostsToml, hostsTomlPath, localRegistryConfigMap, registryRunArgs } from './registry.js';
-import { waitForKubeletAfterNodeStart, waitForRollouts } from './rollout.js';
+import { waitForRollouts } from './rollout.js';
 import { secretObjects } from '../secrets/generate.js';
 import { ensureSecrets } from '../secrets/file.js';
 import { profileRunsMailman, type Settings } from '../config/settings.js';
@@ -463,14 +463,6 @@ const rollout: Step<UpContext> = {
   name: 'rollout',
   title: 'Wait for the stack',
   async run(ctx, out) {
-    if (!ctx.settings.external) {
-      // after a node restart the API server still shows the pods as they were before it
-      const node = await ctx.tools.docker.container(controlPlaneName(ctx.settings.cluster));
-      if (node.startedAt) {
-        const restarted = await waitForKubeletAfterNodeStart(ctx.tools.kubectl, node.startedAt, ctx.options.rolloutTimeoutSeconds);
-        if (restarted > 0) out.note(`${restarted} pod(s) restarted with the node`);
-      }
-    }
     const done = await waitForRollouts(ctx.tools.kubectl, ctx.settings.profile, ctx.options.rolloutTimeoutSeconds, (w) => out.note(`${w} ready`));
     return `${done.length} workloads ready`;
   },

@@ -34,8 +34,6 @@ export interface ContainerState {
   portBindings: Record<string, { HostIp?: string; HostPort?: string }[] | null>;
   networks: string[];
   labels: Record<string, string>;
-  /** when it last started (RFC 3339, nanoseconds), while it runs */
-  startedAt?: string;
 }
 
 const NO_CONTAINER: ContainerState = { exists: false, running: false, image: '', portBindings: {}, networks: [], labels: {} };
@@ -134,7 +132,7 @@ export class Docker {
     const r = await this.run('docker', ['container', 'inspect', name], { reject: false, timeoutMs: 20_000 });
     if (r.exitCode !== 0) return NO_CONTAINER;
     const [c] = JSON.parse(r.stdout) as {
-      State?: { Running?: boolean; StartedAt?: string };
+      State?: { Running?: boolean };
       Config?: { Image?: string; Labels?: Record<string, string> };
       HostConfig?: { PortBindings?: ContainerState['portBindings'] };
       NetworkSettings?: { Networks?: Record<string, unknown> };
@@ -147,7 +145,6 @@ export class Docker {
       portBindings: c.HostConfig?.PortBindings ?? {},
       networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
       labels: c.Config?.Labels ?? {},
-      ...(c.State?.Running && c.State.StartedAt ? { startedAt: c.State.StartedAt } : {}),
     };
   }
 

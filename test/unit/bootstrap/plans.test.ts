@@ -4,7 +4,7 @@ import { containerdName, imagesForProfile, imagesFromKustomization, nodeImageFro
 import { inParallel, planImages, pullFailureHint } from '../../../scripts/lib/lifecycle/images.js';
 import { decideRegistry, hostsToml, localRegistryConfigMap, registryRunArgs } from '../../../scripts/lib/lifecycle/registry.js';
 import { overlayKustomization, overlayName } from '../../../scripts/lib/lifecycle/overlay.js';
-import { podsFromBeforeNodeStart, reasonFix, rolloutOrder, summarizePod } from '../../../scripts/lib/lifecycle/rollout.js';
+import { reasonFix, rolloutOrder, summarizePod } from '../../../scripts/lib/lifecycle/rollout.js';
 import { statusRows, statusTable } from '../../../scripts/lib/lifecycle/status-model.js';
 import { resolveSettings } from '../../../scripts/lib/config/settings.js';
 import { leftoverRefs, upSteps } from '../../../scripts/lib/lifecycle/up-steps.js';
@@ -113,24 +113,6 @@ describe('overlay', () => {
 });
 
 describe('rollout and diagnosis', () => {
-  it('after a node restart, pods whose running containers started before the node are stale (the kubelet has not restarted them yet)', () => {
-    const pod = (name: string, ...startedAt: (string | undefined)[]) => ({
-      metadata: { name },
-      status: { containerStatuses: startedAt.map((s) => ({ state: s ? { running: { startedAt: s } } : { waiting: {} } })) },
-    });
-    const node = '2026-12-02T08:37:47.123456789Z';
-    const pods = [
-      pod('old', '2026-12-02T08:30:00Z'),
-      pod('restarted', '2026-12-02T08:37:55Z'),
-      pod('waiting', undefined),
-      pod('half', '2026-12-02T08:37:50Z', '2026-12-02T08:36:00Z'),
-      // the same second as the node's start: Kubernetes truncates, so it counts as after
-      pod('same-second', '2026-12-02T08:37:47Z'),
-    ];
-    expect(podsFromBeforeNodeStart(pods, node)).toEqual(['old', 'half']);
-    expect(podsFromBeforeNodeStart(pods, 'not a time')).toEqual([]);
-  });
-
   it('waits in dependency order for each profile', () => {
     expect(rolloutOrder('minimal')).toEqual(['deployment/dragonfly', 'statefulset/kumomta-tsa', 'deployment/smtp-sink', 'statefulset/kumomta']);
     const full = rolloutOrder('full');
