@@ -148,8 +148,11 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
     // the same node, brought back: not a new cluster made in its place
     expect(await nodeId()).toBe(before);
     expect(r.all).toMatch(/Kind cluster: \S+ (reused|started \(was stopped\))/);
-    const health = await fetch(sinkUrl('/healthz'));
-    expect(health.status).toBe(200);
+    // Known gap (docs/testing-kind.md): `up` returns before kube-proxy has restored the node's
+    // rules, so the NodePort answers some seconds later; the delay is a printed figure
+    const t1 = performance.now();
+    await until(120, healthz, (b) => b.startsWith('200 '), (b) => `/healthz: ${b}`);
+    figures.sinkAnswersAfterRestartUp = Math.round(performance.now() - t1);
   }, 15 * 60_000);
 
   it('Tilt: `tilt ci` on the cluster exits 0 with every workload healthy, the sink built by Tilt and pushed through the local registry', async () => {
