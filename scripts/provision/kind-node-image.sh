@@ -162,6 +162,8 @@ install -m 0755 "$files/entrypoint" "$node_dir/usr/local/bin/entrypoint"
 install -D -m 0755 "$files/bin/import-images" "$node_dir/kind/bin/import-images"
 cp -r "$files/etc/." "$node_dir/etc/"
 cp -r "$files/kind/." "$node_dir/kind/"
+pause_ref=$(printf '%s\n' "${wanted[@]}" | grep '/pause:')
+sed -i "s|@PAUSE_IMAGE@|$pause_ref|" "$node_dir/kind/manifests/default-cni.yaml"
 echo "$k8s" >"$node_dir/kind/version"
 # iptables through nf_tables, like the engine's host rules
 chroot "$node_dir" update-alternatives --set iptables /usr/sbin/iptables-nft >/dev/null

@@ -28,10 +28,18 @@ registry_bin=$cache/docker-engine/bin/registry
 [ -x "$registry_bin" ] || die "the registry binary is not built ($registry_bin)" "bash scripts/provision/docker-engine.sh"
 registry_v=$(node -p "require(process.argv[1]).dockerEngine?.distribution ?? 'local'" "$repo/versions.json")
 
+# The sink's build stage runs `npm ci` against the npm registry. A machine that reaches registries
+# through a TLS-intercepting proxy tells Node about the proxy's CA with NODE_EXTRA_CA_CERTS (this
+# one does); the local Node base trusts the same file, or that `npm ci` fails on the certificate.
+extra_ca=
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ] && extra_ca=$NODE_EXTRA_CA_CERTS
+
 key=$({
   cat "$0" "$here/lib/image-archive.sh" "$here/standins/standin.c"
+  [ -z "$extra_ca" ] || sha256sum <"$extra_ca"
   echo "node $node_v npm $npm_v"
   /bin/busybox | head -1
+  stat -L -c '%n %s %Y' /bin/bash /usr/bin/find
   stat -L -c '%n %s %Y' "$registry_bin"
 } | sha256sum | cut -c1-16)
 out=$cache/kind-images/$key
@@ -60,14 +68,26 @@ tar -xzf "$stage/npm-$npm_v.tgz" -C "$dir/usr/local/lib/node_modules/npm" --stri
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$dir/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$dir/usr/local/bin/npx"
 mkdir -p "$dir/usr/bin" && ln -s /bin/busybox "$dir/usr/bin/env"
+ca_env=
+if [ -n "$extra_ca" ]; then
+  install -D -m 0644 "$extra_ca" "$dir/etc/ssl/certs/mailkind-extra-ca.pem"
+  ca_env=',"NODE_EXTRA_CA_CERTS=/etc/ssl/certs/mailkind-extra-ca.pem"'
+fi
 image_archive "mailkind.local/sink-base:node-$node_v" "$dir" "$stage/out/sink-base.tar" \
-  "{\"Env\":[$PATH_ENV,\"NODE_VERSION=$node_v\"],\"Cmd\":[\"node\"]}"
+  "{\"Env\":[$PATH_ENV,\"NODE_VERSION=$node_v\"$ca_env],\"Cmd\":[\"node\"]}"
 
 # --- the stand-ins: one program, a link per role (it acts on the name it is run as)
 gcc -static -O2 -Wall -o "$stage/standin" "$here/standins/standin.c" 2>"$stage/gcc.log" || { cat "$stage/gcc.log" >&2; die "compiling standin.c failed"; }
 
+# The KumoMTA image is Ubuntu with bash, coreutils and findutils, and the manifests' own scripts
+# use them (the wait-for-dragonfly init container speaks RESP over bash's /dev/tcp; the
+# log-pruner uses `mapfile` and `find -printf`): bash and GNU find from this machine, busybox for
+# the rest (seq, timeout, head, sort, stat, rm, sleep, test).
 dir=$stage/kumomta
 base_files "$dir" kumod 999
+add_program "$dir" /bin/bash /bin/bash
+add_program "$dir" /usr/bin/find /usr/bin/find
+add_busybox "$dir"
 install -D -m 0755 "$stage/standin" "$dir/opt/kumomta/sbin/standin"
 ln -s standin "$dir/opt/kumomta/sbin/kumod"
 ln -s standin "$dir/opt/kumomta/sbin/tsa-daemon"

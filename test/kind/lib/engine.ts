@@ -37,14 +37,50 @@ export interface Engine {
 
 const run = (cmd: string, args: string[], env?: Record<string, string>) => execa(cmd, args, { reject: false, env, extendEnv: true });
 
+/**
+ * What a run that never reached stop() left (its test process was killed): the daemon (a spawned
+ * child outlives a killed parent; on SIGTERM it stops its containers), then the same clean-up as
+ * stop(). The run folder records the daemon's pid and data root.
+ */
+async function sweepStale(runDir: string, bridge: string, o: EngineOptions): Promise<void> {
+  if (!existsSync(runDir)) return;
+  const read = (f: string) => (existsSync(join(runDir, f)) ? readFileSync(join(runDir, f), 'utf8').trim() : '');
+  const pid = Number(read('dockerd.pid'));
+  const alive = (p: number) => {
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (pid > 0 && alive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dockerd')) {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 600 && alive(pid); i++) await sleep(100);
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  const dataRoot = read('data-root');
+  await removeRules(bridge, o);
+  await run('ip', ['link', 'del', bridge]);
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(runDir) || (dataRoot && m.startsWith(dataRoot)));
+  for (const m of mounts.reverse()) await run('umount', ['-l', m]);
+  const ipForward = read('ip-forward');
+  if (ipForward) writeFileSync('/proc/sys/net/ipv4/ip_forward', ipForward);
+  if (dataRoot) rmSync(dataRoot, { recursive: true, force: true });
+  rmSync(runDir, { recursive: true, force: true });
+}
+
 export async function startEngine(o: EngineOptions): Promise<Engine> {
   const runDir = `/run/mailkind-${o.name}`;
   const bridge = `mk${o.name}0`;
+  await sweepStale(runDir, bridge, o);
   mkdirSync(runDir, { recursive: true });
   mkdirSync(o.dataRoot, { recursive: true });
+  writeFileSync(join(runDir, 'data-root'), o.dataRoot);
   const socket = join(runDir, 'docker.sock');
   const logFile = join(runDir, 'dockerd.log');
   const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  writeFileSync(join(runDir, 'ip-forward'), ipForward);
   const env = { DOCKER_HOST: `unix://${socket}`, PATH: `${o.binDir}:${process.env.PATH ?? ''}` };
 
   // our own bridge: dockerd would otherwise take docker0, which another engine may own

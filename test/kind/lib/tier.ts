@@ -3,13 +3,14 @@
 // environment under which the lifecycle commands run for real (docker, kind, kubectl on PATH;
 // the pins pointed at the local images through MAILKIND_PINS_OVERRIDE; free host ports; a
 // kubeconfig and state folder of its own). teardown() deletes the cluster and everything else.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { freePorts } from '../../../bench/lib/net.js';
 import type { Miss } from '../../helpers/prerequisites.js';
+import { type LocalRegistry, startRegistry } from '../../helpers/docker-engine.js';
 import { startEngine, type Engine } from './engine.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -33,6 +34,9 @@ export function engineBin(): string {
   return join(cacheDir(), 'docker-engine', 'bin');
 }
 
+/** tilt as scripts/provision/tilt.sh links it (built with a placeholder web UI, so `tilt up` runs) */
+export const TILT = join(ROOT, '.cache/bin/tilt');
+
 export function kubernetesBin(): string {
   return join(cacheDir(), `kubernetes-${versions().kubernetes.version}`, 'bin');
 }
@@ -47,6 +51,7 @@ export function kindTierMissing(): Miss | undefined {
     ['/usr/sbin/debootstrap', 'apt-get install -y debootstrap'],
     ['/bin/busybox', 'apt-get install -y busybox-static'],
     ['/usr/bin/gcc', 'apt-get install -y gcc libc6-dev'],
+    [TILT, 'bash scripts/provision/tilt.sh'],
   ];
   const missing = need.filter(([p]) => !existsSync(p));
   if (missing.length === 0) return undefined;
@@ -66,10 +71,14 @@ export interface Interrupt {
 }
 
 export interface KindTier {
+  /** the engine the commands talk to now (freshEngine() replaces it) */
   engine: Engine;
   cluster: string;
   context: string;
+  /** the kind node image pin, by digest (as manifests/kind/cluster.yaml pins it) */
   nodeImage: string;
+  /** a folder of this run's own (removed by teardown) */
+  dir: string;
   ports: { sinkHttp: number; registry: number };
   /** the environment every command of the tier runs with */
   env: Record<string, string>;
@@ -78,6 +87,16 @@ export interface KindTier {
   /** any program with the tier's environment */
   run(cmd: string, args: string[], input?: string): Promise<CommandResult & { stdout: string }>;
   kubectl(args: string[], input?: string): Promise<string>;
+  /** the locally made stand-in image for each kustomization image name (minimal profile's and Postgres') */
+  standins: Record<string, string>;
+  /** `tilt <args>` (scripts/provision/tilt.sh's build) with the tier's environment, to its end */
+  tilt(args: string[]): Promise<CommandResult>;
+  /** `tilt <args>` left running (`tilt up`): its output so far, and a stop that waits for its exit */
+  startTilt(args: string[]): { output(): string; stop(): Promise<void> };
+  /** stops the registry on 127.0.0.1 the pins come from (the network is off from then on) */
+  stopUpstream(): Promise<void>;
+  /** removes the engine and everything it holds, and starts a new one on a new, empty data root */
+  freshEngine(): Promise<void>;
   /** figures for the report: provisioning and loading times, ms */
   timings: Record<string, number>;
   teardown(): Promise<void>;
@@ -102,6 +121,27 @@ function keyValues(stdout: string): Record<string, string> {
   );
 }
 
+/**
+ * Folders of earlier runs that never reached teardown (their test process was killed; startEngine
+ * has stopped their daemon by now): the registry process serving from one, then the folder.
+ */
+function sweepStaleRuns(current: string): void {
+  const stale = readdirSync(cacheDir())
+    .filter((n) => n.startsWith('kind-tier-'))
+    .map((n) => join(cacheDir(), n))
+    .filter((d) => d !== current);
+  if (stale.length === 0) return;
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
+    try {
+      const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (stale.some((d) => cmdline.includes(d))) process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const d of stale) rmSync(d, { recursive: true, force: true });
+}
+
 export async function setupKindTier(): Promise<KindTier> {
   const timings: Record<string, number> = {};
   const provision = async (script: string) => {
@@ -113,9 +153,10 @@ export async function setupKindTier(): Promise<KindTier> {
   const workloads = await timed(timings, 'workloadImagesProvision', () => provision('kind-workload-images.sh'));
 
   const tmp = mkdtempSync(join(cacheDir(), 'kind-tier-'));
-  const engine = await timed(timings, 'engineStart', () =>
-    startEngine({ name: 'kindt', binDir: engineBin(), dataRoot: join(tmp, 'docker'), bridgeCidr: '10.213.0.1/24', pool: '10.214.0.0/16' }),
-  );
+  const engineOptions = (dataRoot: string) => ({ name: 'kindt', binDir: engineBin(), dataRoot, bridgeCidr: '10.213.0.1/24', pool: '10.214.0.0/16' });
+  let engine = await timed(timings, 'engineStart', () => startEngine(engineOptions(join(tmp, 'docker'))));
+  let upstream: LocalRegistry | undefined;
+  sweepStaleRuns(tmp);
   try {
     const base = { ...process.env, ...engine.env } as Record<string, string>;
     await timed(timings, 'imageLoad', async () => {
@@ -130,31 +171,63 @@ export async function setupKindTier(): Promise<KindTier> {
     await execa('docker', ['tag', `mailkind.local/sink-base:node-${nodeVersion}`, nodeImage], { env: base });
 
     const [sinkHttp, kumoHttp, kumoInbound, kumoRelay, mailmanRest, mailmanWeb, registry] = (await freePorts(7)) as [number, number, number, number, number, number, number];
+
+    // The pins come from a registry, as the real ones do: the distribution registry on 127.0.0.1
+    // (the "upstream" `bundle` pulls from; stopped before the offline test). The node image is
+    // pinned by digest like manifests/kind/cluster.yaml's, the workloads by tag like the
+    // kustomization's. Mailman is not run (minimal profile): `bundle` saves every pin, so its two
+    // names carry the Postgres stand-in, never started.
+    upstream = await startRegistry(tmp);
+    const reg = upstream.host;
+    const push = async (local: string, target: string): Promise<string> => {
+      await execa('docker', ['tag', local, target], { env: base });
+      const r = await execa('docker', ['push', target], { env: base });
+      const digest = /digest: (sha256:[0-9a-f]{64})/.exec(r.stdout)?.[1];
+      if (!digest) throw new Error(`no digest in the push output of ${target}: ${r.stdout}`);
+      return digest;
+    };
+    const standins: Record<string, string> = {
+      'ghcr.io/kumocorp/kumomta': 'mailkind.local/standin-kumomta:1',
+      'docker.dragonflydb.io/dragonflydb/dragonfly': 'mailkind.local/standin-dragonfly:1',
+      postgres: 'mailkind.local/standin-postgres:1',
+      'maxking/mailman-core': 'mailkind.local/standin-postgres:1',
+      'maxking/mailman-web': 'mailkind.local/standin-postgres:1',
+    };
+    const images: Record<string, string> = {};
+    let nodePin = '';
+    let registryImage = '';
+    await timed(timings, 'upstreamPush', async () => {
+      for (const [name, local] of Object.entries(standins)) {
+        const target = `${reg}/standin/${name.split('/').at(-1)}:1`;
+        await push(local, target);
+        images[name] = target;
+      }
+      registryImage = `${reg}/standin/registry:${versions().dockerEngine.distribution}`;
+      await push(`mailkind.local/registry:${versions().dockerEngine.distribution}`, registryImage);
+      const nodeTarget = `${reg}/mailkind/kind-node:${node.image!.split(':').at(-1)}`;
+      nodePin = `${nodeTarget}@${await push(node.image!, nodeTarget)}`;
+    });
     const pins = join(tmp, 'pins-override.json');
     writeFileSync(
       pins,
       JSON.stringify({
         $comment: 'the kind tier: locally made images instead of the registry-only ones (test/kind/lib/tier.ts)',
-        images: {
-          'ghcr.io/kumocorp/kumomta': 'mailkind.local/standin-kumomta:1',
-          'docker.dragonflydb.io/dragonflydb/dragonfly': 'mailkind.local/standin-dragonfly:1',
-          postgres: 'mailkind.local/standin-postgres:1',
-        },
-        kindNodeImage: node.image,
-        registryImage: `mailkind.local/registry:${versions().dockerEngine.distribution}`,
+        images,
+        kindNodeImage: nodePin,
+        registryImage,
       }),
     );
-    // a CLI configuration of its own (no credentials, no plugins of the machine's)
+    // a CLI configuration of its own (no credentials, no plugins of the machine's) with the
+    // engine build's buildx plugin: `docker build` then uses BuildKit (the Dockerfile's
+    // `FROM --platform=${BUILDPLATFORM}` needs it; the legacy builder cannot parse that line)
     const dockerConfig = join(tmp, 'docker-config');
-    mkdirSync(dockerConfig, { recursive: true });
+    mkdirSync(join(dockerConfig, 'cli-plugins'), { recursive: true });
+    symlinkSync(join(engineBin(), 'docker-buildx'), join(dockerConfig, 'cli-plugins', 'docker-buildx'));
     const cluster = 'mailkind-kindt';
     const env: Record<string, string> = {
       ...base,
       PATH: [engineBin(), kubernetesBin(), join(ROOT, 'node_modules/.bin'), process.env.PATH ?? ''].join(':'),
       DOCKER_CONFIG: dockerConfig,
-      // BuildKit would fetch the Dockerfile's `# syntax=docker/dockerfile:1` frontend from Docker
-      // Hub; the legacy builder ignores that line and builds the same stages
-      DOCKER_BUILDKIT: '0',
       KUBECONFIG: join(tmp, 'kubeconfig'),
       MAILKIND_STATE_DIR: join(tmp, 'state'),
       MAILKIND_CLUSTER: cluster,
@@ -168,20 +241,24 @@ export async function setupKindTier(): Promise<KindTier> {
       MAILKIND_REGISTRY_PORT: String(registry),
       // the stand-in KumoMTA image has no kumod to validate the policy with (docs/testing-kind.md)
       MAILKIND_SKIP_VALIDATE: '1',
+      // tilt's own state (session tokens, config) in the run's folder, not ~/.tilt-dev
+      TILT_DEV_DIR: join(tmp, 'tilt-dev'),
       CI: 'true',
     };
     delete env.MAILKIND_PROFILE;
+    delete env.DOCKER_BUILDKIT;
 
     const run = async (cmd: string, args: string[], input?: string) => {
       const t0 = performance.now();
       const r = await execa(cmd, args, { cwd: ROOT, env, extendEnv: false, reject: false, all: true, input });
       return { exitCode: r.exitCode ?? -1, all: r.all ?? '', stdout: r.stdout, ms: Math.round(performance.now() - t0) };
     };
-    return {
+    const tier: KindTier = {
       engine,
       cluster,
       context: `kind-${cluster}`,
-      nodeImage: node.image!,
+      nodeImage: nodePin,
+      dir: tmp,
       ports: { sinkHttp, registry },
       env,
       timings,
@@ -209,13 +286,41 @@ export async function setupKindTier(): Promise<KindTier> {
         const r = await child;
         return { exitCode: r.exitCode ?? (r.signal ? 130 : -1), all: r.all ?? '', ms: Math.round(performance.now() - t0) };
       },
+      standins,
+      async tilt(args) {
+        return run(TILT, args);
+      },
+      startTilt(args) {
+        const child = execa(TILT, args, { cwd: ROOT, env, extendEnv: false, reject: false, all: true });
+        let out = '';
+        child.all?.on('data', (c: Buffer) => (out += c.toString()));
+        return {
+          output: () => out,
+          async stop() {
+            child.kill('SIGTERM');
+            await child;
+          },
+        };
+      },
+      async stopUpstream() {
+        await upstream?.stop();
+      },
+      async freshEngine() {
+        await engine.stop();
+        // the same socket, bridge and pool (so the environment stays), on a data root never used
+        engine = await startEngine(engineOptions(mkdtempSync(join(tmp, 'docker-'))));
+        tier.engine = engine;
+      },
       async teardown() {
         await run('kind', ['delete', 'cluster', '--name', cluster]);
+        await upstream?.stop();
         await engine.stop();
         rmSync(tmp, { recursive: true, force: true });
       },
     };
+    return tier;
   } catch (e) {
+    await upstream?.stop();
     await engine.stop();
     rmSync(tmp, { recursive: true, force: true });
     throw e;
