@@ -6,15 +6,15 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { freePorts } from '../../bench/lib/net.js';
 import { PORT_KEYS, PORTS } from '../../scripts/lib/config/settings.js';
 import { DEFAULT_STATE, runFake, type FakeState } from '../fixtures/fake-tools/fake-cli.mjs';
-import { tsEntry } from './entry-point.js';
+import { ROOT, tsEntry } from './entry-point.js';
 
-export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+// the repository root, as entry-point.ts finds it (one definition for the test helpers)
+export { ROOT };
 
 /** The real kubectl (for `kubectl kustomize`), or undefined when the machine has none. */
 export function realKubectl(): string | undefined {
