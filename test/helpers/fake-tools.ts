@@ -4,6 +4,7 @@
 // records the call. Each world has its own PATH, state, state dir (secrets, overlays) and free
 // host ports, so tests neither touch the machine nor each other.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -57,8 +58,49 @@ exit "$code"
 `;
 }
 
+/**
+ * Real listeners on the host ports a running fake kind node publishes, as kind's port mappings
+ * are on the real engine: `up` asks its URLs from this machine (lifecycle/reach.ts). They answer
+ * for the whole stack behind the mapping, 503 while state.hostPortFailures lasts, then 200: a
+ * stand-in that knows nothing of the workloads.
+ */
+function publishedPorts(state: FakeState): () => Promise<void> {
+  const open = new Map<number, Server>();
+  const answer = (_req: IncomingMessage, res: ServerResponse) => {
+    const failing = state.hostPortFailures > 0;
+    if (failing) state.hostPortFailures -= 1;
+    res.writeHead(failing ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: failing ? 'starting' : 'ok' }));
+  };
+  return async () => {
+    const want = new Set<number>();
+    for (const c of Object.values(state.containers)) {
+      if (!c.running || !c.labels?.['io.x-k8s.kind.cluster']) continue;
+      // 6443 is the API server's mapping: the fake kubeconfig points elsewhere
+      for (const [port, bindings] of Object.entries(c.ports ?? {})) if (port !== '6443/tcp') for (const b of bindings) want.add(Number(b.HostPort));
+    }
+    for (const [port, server] of open) {
+      if (want.has(port)) continue;
+      open.delete(port);
+      server.closeAllConnections();
+      await new Promise((res) => server.close(res));
+    }
+    for (const port of want) {
+      if (open.has(port)) continue;
+      const server = createHttpServer(answer);
+      server.unref();
+      // a port another test's program holds stays closed here: `up` then reports it as silent
+      const ok = await new Promise<boolean>((res) => {
+        server.once('error', () => res(false));
+        server.listen(port, '127.0.0.1', () => res(true));
+      });
+      if (ok) open.set(port, server);
+    }
+  };
+}
+
 /** Serves one world's fake CLI: parses a shim's request, runs it, answers. */
 function serve(state: FakeState, calls: string[][], kubectl: string): Promise<number> {
+  const publish = publishedPorts(state);
   const server = createServer((socket: Socket) => {
     let buf = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
@@ -79,7 +121,7 @@ function serve(state: FakeState, calls: string[][], kubectl: string): Promise<nu
       const args = rest.slice(0, -1);
       calls.push([tool!, ...args]);
       const r = runFake(state, tool!, args, buf.subarray(at, at + length).toString('utf8'), kubectl);
-      socket.end(`${r.code}\n${Buffer.from(r.stdout).toString('base64')}\n${Buffer.from(r.stderr).toString('base64')}\n`);
+      void publish().then(() => socket.end(`${r.code}\n${Buffer.from(r.stdout).toString('base64')}\n${Buffer.from(r.stderr).toString('base64')}\n`));
     });
     socket.on('error', () => socket.destroy());
   });

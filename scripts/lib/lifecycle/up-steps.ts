@@ -15,6 +15,7 @@ import type { Kubectl } from '../tools/kubectl.js';
 import { overlayKustomization, overlayName, SINK_IMAGE_ANNOTATION } from './overlay.js';
 import { containerdName, imagesForProfile, type ImagePins, type ToolPins } from '../config/pins.js';
 import { probe } from './probe.js';
+import { reachChecks, waitForReach } from './reach.js';
 import { decideRegistry, hostsToml, hostsTomlPath, localRegistryConfigMap, registryRunArgs } from './registry.js';
 import { waitForRollouts } from './rollout.js';
 import { secretObjects } from '../secrets/generate.js';
@@ -468,10 +469,32 @@ const rollout: Step<UpContext> = {
   },
 };
 
+// kind only: with --context nothing of the stack listens on this machine (summary.ts externalAccess)
+const reach: Step<UpContext> = {
+  name: 'reach',
+  title: 'URLs answer on this machine',
+  async run(ctx) {
+    const { settings } = ctx;
+    const checks = reachChecks(settings);
+    const r = await waitForReach(checks, { timeoutSeconds: ctx.options.rolloutTimeoutSeconds });
+    if (r.silent.length > 0) {
+      const node = controlPlaneName(settings.cluster);
+      throw new UserError(
+        `the stack is ready in the cluster, but ${r.silent.map((s) => s.check.url).join(', ')} did not answer in ${ctx.options.rolloutTimeoutSeconds}s`,
+        `the host ports reach the pods through ${node}'s port mappings and kube-proxy: check \`kubectl --context ${settings.context} --namespace kube-system logs daemonset/kube-proxy\` and \`docker port ${node}\`; \`npm run doctor\` shows whether another program holds a port`,
+        1,
+        r.silent.map((s) => `${s.check.what}: ${s.last}`),
+      );
+    }
+    const slowest = Math.max(...r.answered.map((a) => a.ms));
+    return `${r.answered.length} answered${slowest >= 1000 ? ` (the last after ${(slowest / 1000).toFixed(1)}s)` : ''}`;
+  },
+};
+
 export function upSteps(opts: Pick<UpOptions, 'forTilt'>, settings: Pick<Settings, 'external'>): Step<UpContext>[] {
   if (settings.external) return opts.forTilt ? [preflight, secrets] : [preflight, validatePolicy, sinkImage, secrets, manifests, rollout];
   // Tilt validates on its own, on every policy save (Tiltfile, kumomta-policy)
   if (opts.forTilt) return [preflight, cluster, nodesReady, registry, secrets];
   // after `images`: the pinned kumomta image is on the host by then (pulled or from the bundle)
-  return [preflight, offlineBundle, cluster, nodesReady, registry, images, validatePolicy, sinkImage, secrets, manifests, rollout];
+  return [preflight, offlineBundle, cluster, nodesReady, registry, images, validatePolicy, sinkImage, secrets, manifests, rollout, reach];
 }

@@ -72,6 +72,27 @@ describe.skipIf(skip !== undefined)('npm run up failing well (fake docker and ki
     expect(other.calls().map(line)).not.toContain('kind delete cluster --name mailkind');
   }, 90_000);
 
+  it('waits until the URLs it prints answer from this machine; names those that never do, with a fix, exit 1', async () => {
+    // kube-proxy has not written the NodePort rules yet: the host ports answer 503 for a while
+    const w = await fakeWorld({ hostPortFailures: 6 });
+    const r = await runEntry('up', ['--profile', 'minimal'], w.env);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/URLs answer on this machine: 2 answered/);
+    expect(w.state().hostPortFailures).toBe(0);
+
+    // they never answer: up fails after --timeout instead of printing URLs that do not work
+    w.setState({ hostPortFailures: 1e9 });
+    const silent = await runEntry('up', ['--profile', 'minimal', '--timeout', '10'], w.env);
+    expect(silent.exitCode).toBe(1);
+    expect(silent.stderr).toContain(
+      `error: the stack is ready in the cluster, but http://127.0.0.1:${w.ports.kumoHttp}/api/check-liveness/v1, http://127.0.0.1:${w.ports.sinkHttp}/healthz did not answer in 10s`,
+    );
+    expect(silent.stderr).toContain('fix: the host ports reach the pods through mailkind-control-plane');
+    expect(silent.stderr).toContain('  smtp-sink HTTP API and dashboard: HTTP 503');
+    expect(silent.stdout).not.toContain('mailkind is up');
+    noStackTrace(silent.stderr);
+  }, 90_000);
+
   it('a refused pull gets the rate-limit hint', async () => {
     const w = await fakeWorld({ deniedPulls: ['postgres:17.10-alpine3.23'] });
     const r = await runEntry('up', [], w.env);

@@ -244,7 +244,7 @@ describe('steps', () => {
 
   it('up has the kind steps in order; --for-tilt and --context have fewer', () => {
     const names = (s: { name: string }[]) => s.map((x) => x.name);
-    expect(names(upSteps({ forTilt: false }, { external: false }))).toEqual(['preflight', 'bundle', 'cluster', 'nodes', 'registry', 'images', 'validate', 'sink-image', 'secrets', 'manifests', 'rollout']);
+    expect(names(upSteps({ forTilt: false }, { external: false }))).toEqual(['preflight', 'bundle', 'cluster', 'nodes', 'registry', 'images', 'validate', 'sink-image', 'secrets', 'manifests', 'rollout', 'reach']);
     expect(names(upSteps({ forTilt: true }, { external: false }))).toEqual(['preflight', 'cluster', 'nodes', 'registry', 'secrets']);
     expect(names(upSteps({ forTilt: false }, { external: true }))).toEqual(['preflight', 'validate', 'sink-image', 'secrets', 'manifests', 'rollout']);
   });
