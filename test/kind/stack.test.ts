@@ -155,6 +155,9 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
     // how long the reach step waited for them (absent: under a second)
     const waited = /URLs answer on this machine: 2 answered \(the last after ([\d.]+)s\)/.exec(r.all);
     figures.reachWaitAfterRestartMs = waited ? Math.round(Number(waited[1]) * 1000) : 0;
+    // and how long the nodes step waited for the kubelet to replace the statuses from before the restart
+    const fresh = /\(pod statuses from before the node restarted: (\d+)s until the kubelet reported\)/.exec(r.all);
+    figures.freshStatusWaitAfterRestartMs = fresh ? Number(fresh[1]) * 1000 : 0;
   }, 15 * 60_000);
 
   it('Tilt: `tilt ci` on the cluster exits 0 with every workload healthy, the sink built by Tilt and pushed through the local registry', async () => {

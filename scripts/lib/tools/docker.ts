@@ -34,6 +34,8 @@ export interface ContainerState {
   portBindings: Record<string, { HostIp?: string; HostPort?: string }[] | null>;
   networks: string[];
   labels: Record<string, string>;
+  /** when it last started (RFC 3339), if it ever did */
+  startedAt?: string;
 }
 
 const NO_CONTAINER: ContainerState = { exists: false, running: false, image: '', portBindings: {}, networks: [], labels: {} };
@@ -132,7 +134,7 @@ export class Docker {
     const r = await this.run('docker', ['container', 'inspect', name], { reject: false, timeoutMs: 20_000 });
     if (r.exitCode !== 0) return NO_CONTAINER;
     const [c] = JSON.parse(r.stdout) as {
-      State?: { Running?: boolean };
+      State?: { Running?: boolean; StartedAt?: string };
       Config?: { Image?: string; Labels?: Record<string, string> };
       HostConfig?: { PortBindings?: ContainerState['portBindings'] };
       NetworkSettings?: { Networks?: Record<string, unknown> };
@@ -145,6 +147,8 @@ export class Docker {
       portBindings: c.HostConfig?.PortBindings ?? {},
       networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
       labels: c.Config?.Labels ?? {},
+      // Go's zero time for a container that never ran
+      startedAt: c.State?.StartedAt && !c.State.StartedAt.startsWith('0001-') ? c.State.StartedAt : undefined,
     };
   }
 
