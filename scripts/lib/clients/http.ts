@@ -81,7 +81,13 @@ export async function send(
   timeoutMs: number,
   fetchImpl: FetchLike = fetch,
 ): Promise<SentRequest> {
-  const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+  // A timer of our own, not AbortSignal.timeout: that one does not hold the process open, and a
+  // fetch whose peer closed the connection before the request (docker-proxy with no backend yet)
+  // holds nothing either; Node's fetch then never settles and the process exits with code 13
+  // mid-await (seen in `up`'s reach step on the real kind cluster)
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+  const signal = init.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal;
   const where = `${init.method ?? 'GET'} ${url}`;
   try {
     const res = await fetchImpl(url, { ...init, signal });
@@ -96,6 +102,8 @@ export async function send(
     if (err.name === 'AbortError') throw e;
     const code = err.cause?.code ?? err.cause?.message ?? err.message;
     throw new ClientError(service, 'connection', `${service}: cannot reach ${where} (${code}); is it running and is the address right?`, { cause: e });
+  } finally {
+    clearTimeout(timer);
   }
 }
 
