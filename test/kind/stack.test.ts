@@ -145,6 +145,7 @@ describe.skipIf(skipWithout(kindTierMissing()))('mailkind on a real kind cluster
     const r = await t.lifecycle('up', ['--profile', 'minimal', '--timeout', '240']);
     figures.upAfterEngineRestart = r.ms;
     expect(r.exitCode, r.all).toBe(0);
+    console.log(`up after the engine restart:\n${r.all.split('\n').filter((l) => /^\S+ (>|ok|-)? ?(Nodes and CoreDNS|URLs answer)|kubelet to report/.test(l)).join('\n')}\n${r.all.slice(r.all.lastIndexOf('  step '))}`);
     // the same node, brought back: not a new cluster made in its place
     expect(await nodeId()).toBe(before);
     expect(r.all).toMatch(/Kind cluster: \S+ (reused|started \(was stopped\))/);
