@@ -203,11 +203,15 @@ export function dockerTier(store: ImageStore): void {
       const spec = { name: 'kind-registry', port: port!, image: registryImage };
       if (!(await localRef(docker, registryImage))) throw new Error('the registry stand-in is not on the daemon');
       expect(decideRegistry(await docker.container(spec.name))).toBe('run');
+      const beforeRun = Date.now();
       await docker.runDetached(registryRunArgs({ ...spec, image: (await localRef(docker, registryImage))! }));
       if ((await e.docker(['network', 'inspect', 'kind'], { reject: false })).exitCode !== 0) await e.docker(['network', 'create', 'kind']);
       await docker.networkConnect('kind', spec.name);
       const c = await docker.container(spec.name);
       expect(c.running).toBe(true);
+      // State.StartedAt, which up's wait for fresh pod statuses compares with (lifecycle/freshness.ts)
+      expect(c.startedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+      expect(Date.parse(c.startedAt!)).toBeGreaterThanOrEqual(Math.floor(beforeRun / 1000) * 1000);
       expect(c.portBindings['5000/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(port) }]);
       expect(c.networks.sort()).toEqual(['bridge', 'kind']);
       expect(decideRegistry(c)).toBe('keep');
