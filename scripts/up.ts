@@ -21,7 +21,7 @@ const cmd = addCommonOptions(new Command('up'), true)
   .addOption(new Option('--registry <host/path>', 'with --context: where to push the sink image (e.g. registry.example.com/mailkind)').env('MAILKIND_REGISTRY'))
   // the Tiltfile's own switch: a flag only (commander would read any value of a boolean's env twin, "0" too, as true)
   .option('--for-tilt', 'only what the Tiltfile needs: cluster, registry, namespace and Secrets (flag only)', false)
-  .addOption(new Option('--timeout <seconds>', 'how long each workload may take to become ready, and the URLs to answer').env('MAILKIND_TIMEOUT').default('300'))
+  .addOption(new Option('--timeout <seconds>', 'how long each workload may take to become ready, and then the URLs to answer (each wait)').env('MAILKIND_TIMEOUT').default('300'))
   // its env twin MAILKIND_SKIP_VALIDATE is read by skipValidation ("1"/"true" only, see above)
   .option('--skip-validate', 'do not let the pinned KumoMTA image check the policy first (env MAILKIND_SKIP_VALIDATE=1); a warning is printed', false)
   .addHelpText(

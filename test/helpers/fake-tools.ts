@@ -88,9 +88,13 @@ function publishedPorts(state: FakeState): () => Promise<void> {
       if (open.has(port)) continue;
       const server = createHttpServer(answer);
       server.unref();
-      // a port another test's program holds stays closed here: `up` then reports it as silent
+      // a port another program holds stays closed here: `up` then reports it as silent, after
+      // its --timeout; say why in the test's output
       const ok = await new Promise<boolean>((res) => {
-        server.once('error', () => res(false));
+        server.once('error', (e) => {
+          console.warn(`fake kind: cannot publish 127.0.0.1:${port}: ${e.message}`);
+          res(false);
+        });
         server.listen(port, '127.0.0.1', () => res(true));
       });
       if (ok) open.set(port, server);

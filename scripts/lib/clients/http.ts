@@ -86,20 +86,20 @@ export async function send(
   // holds nothing either; Node's fetch then never settles and the process exits with code 13
   // mid-await (seen in `up`'s reach step on the real kind cluster)
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
-  const signal = init.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal;
   const where = `${init.method ?? 'GET'} ${url}`;
+  let timer: NodeJS.Timeout | undefined;
   try {
+    timer = setTimeout(() => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+    const signal = init.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal;
     const res = await fetchImpl(url, { ...init, signal });
     // the body may stall too; the same signal covers reading it
     const text = await res.text();
     return { status: res.status, text, headers: res.headers };
   } catch (e) {
+    // the caller's own abort wins, whatever its reason; our deadline is a timeout
+    if (init.signal?.aborted) throw e;
+    if (deadline.signal.aborted) throw new ClientError(service, 'timeout', `${service}: no answer to ${where} within ${timeoutMs} ms`, { cause: e });
     const err = e as Error & { cause?: { code?: string; message?: string } };
-    if (err.name === 'TimeoutError' || (err.name === 'AbortError' && signal.aborted && !init.signal?.aborted)) {
-      throw new ClientError(service, 'timeout', `${service}: no answer to ${where} within ${timeoutMs} ms`, { cause: e });
-    }
-    if (err.name === 'AbortError') throw e;
     const code = err.cause?.code ?? err.cause?.message ?? err.message;
     throw new ClientError(service, 'connection', `${service}: cannot reach ${where} (${code}); is it running and is the address right?`, { cause: e });
   } finally {

@@ -63,7 +63,7 @@ export async function waitForReach(checks: readonly ReachCheck[], opts: ReachOpt
       for (;;) {
         let last: string;
         try {
-          const r = await send(check.what, check.url, { method: 'GET' }, Math.round(Math.max(500, Math.min(2000, deadline - now()))), opts.fetchImpl);
+          const r = await send(check.what, check.url, { method: 'GET' }, Math.round(Math.max(500, Math.min(3000, deadline - now()))), opts.fetchImpl);
           if (answered(r.status)) {
             result.answered.push({ check, ms: Math.round(now() - started) });
             return;

@@ -16,13 +16,13 @@ import { overlayKustomization, overlayName, SINK_IMAGE_ANNOTATION } from './over
 import { containerdName, imagesForProfile, type ImagePins, type ToolPins } from '../config/pins.js';
 import { probe } from './probe.js';
 import { reachChecks, waitForReach } from './reach.js';
-import { stalePods, type PodStatusJson } from './freshness.js';
+import { waitForFreshStatuses, type PodStatusJson } from './freshness.js';
 import { decideRegistry, hostsToml, hostsTomlPath, localRegistryConfigMap, registryRunArgs } from './registry.js';
 import { waitForRollouts } from './rollout.js';
 import { secretObjects } from '../secrets/generate.js';
 import { ensureSecrets } from '../secrets/file.js';
 import { profileRunsMailman, type Settings } from '../config/settings.js';
-import { Skip, type Step, type StepOutput } from './steps.js';
+import { Skip, type Step } from './steps.js';
 import { kumomtaImage, runValidation, validatePlan, validationFailed } from './validate.js';
 import type { Tilt } from '../tools/tilt.js';
 
@@ -239,34 +239,6 @@ const cluster: Step<UpContext> = {
   },
 };
 
-/**
- * Waits until no pod on the node says Ready from before the node's last start (freshness.ts), so
- * the readiness checks after this read what the kubelet of this boot reported. Resolves to the
- * seconds waited, 0 when nothing was stale.
- */
-async function waitForFreshStatuses(ctx: UpContext, out: StepOutput, timeoutSeconds = 180): Promise<number> {
-  const name = controlPlaneName(ctx.settings.cluster);
-  const node = await ctx.tools.docker.container(name);
-  if (!node.startedAt) return 0;
-  const started = Date.now();
-  let noted = false;
-  for (;;) {
-    // the API server of a just restarted node may still drop a request: that counts as stale
-    const pods = await ctx.tools.kubectl.getJson<{ items: PodStatusJson[] }>('pods', ['--all-namespaces']).catch(() => undefined);
-    const stale = pods ? stalePods(pods.items, name, node.startedAt) : ['(the pod list: the API server did not answer)'];
-    if (stale.length === 0) return Math.round((Date.now() - started) / 1000);
-    if (Date.now() - started > timeoutSeconds * 1000) {
-      throw new UserError(
-        `the kubelet of ${name} has not reported on ${stale.join(', ')} in ${timeoutSeconds}s since the node started`,
-        `check \`docker exec ${name} journalctl -u kubelet --no-pager | tail -50\`; if it is broken, \`npm run down\` and \`npm run up\``,
-      );
-    }
-    if (!noted && pods) out.note(`the node restarted: waiting for the kubelet to report on ${stale.length} pod(s)`);
-    noted ||= pods !== undefined;
-    await new Promise((res) => setTimeout(res, 1000));
-  }
-}
-
 const nodesReady: Step<UpContext> = {
   name: 'nodes',
   title: 'Nodes and CoreDNS ready',
@@ -279,7 +251,11 @@ const nodesReady: Step<UpContext> = {
     if (nodes.exitCode !== 0) {
       throw new UserError(`nodes of ${ctx.settings.context} not Ready in 180s: ${lastLine(nodes.stderr)}`, 'check `docker logs <cluster>-control-plane`; if it is broken, `npm run down` and `npm run up`');
     }
-    const waited = await waitForFreshStatuses(ctx, out);
+    const name = controlPlaneName(ctx.settings.cluster);
+    const waited = await waitForFreshStatuses(
+      { node: name, startedAt: (await ctx.tools.docker.container(name)).startedAt, pods: async () => (await k.getJson<{ items: PodStatusJson[] }>('pods', ['--all-namespaces'])).items },
+      { timeoutSeconds: 180, onWait: (n) => out.note(`the node restarted: waiting for the kubelet to report on ${n} pod(s)`) },
+    );
     const dns = await k.rolloutStatus('deployment/coredns', 180, 'kube-system');
     if (dns.exitCode !== 0) throw new UserError(`CoreDNS not ready in 180s: ${lastLine(dns.stderr)}`, '`kubectl -n kube-system describe pods -l k8s-app=kube-dns`');
     return waited > 0 ? `ready (pod statuses from before the node restarted: ${waited}s until the kubelet reported)` : 'ready';
@@ -505,7 +481,9 @@ const reach: Step<UpContext> = {
   title: 'URLs answer on this machine',
   async run(ctx) {
     const { settings } = ctx;
-    const checks = reachChecks(settings);
+    // kind publishes the ports on 127.0.0.1 (manifests/kind/cluster.yaml), whatever MAILKIND_HOST
+    // says for e2e runs against another host
+    const checks = reachChecks({ ...settings, host: '127.0.0.1' });
     const r = await waitForReach(checks, { timeoutSeconds: ctx.options.rolloutTimeoutSeconds });
     if (r.silent.length > 0) {
       const node = controlPlaneName(settings.cluster);

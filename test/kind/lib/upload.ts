@@ -5,6 +5,7 @@
 // (application/vnd.oci.image.layer.v1.tar), which the blob's digest then equals the diff ID.
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 
 interface ArchiveManifest {
@@ -37,12 +38,14 @@ async function putBlob(registry: string, repo: string, digest: string, size: num
   const start = await fetch(`http://${registry}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
   const location = start.headers.get('location');
   if (start.status !== 202 || !location) throw new Error(`registry ${registry}: upload of ${digest} refused: HTTP ${start.status} ${await start.text()}`);
+  await start.arrayBuffer();
   const url = new URL(location, `http://${registry}`);
   url.searchParams.set('digest', digest);
-  await new Promise<void>((resolve, reject) => {
+  const answer = new Promise<void>((resolve, reject) => {
     const req = request(url, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) } }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('error', reject);
       res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`registry ${registry}: PUT ${digest}: HTTP ${res.statusCode} ${body}`))));
     });
     req.on('error', reject);
@@ -50,10 +53,19 @@ async function putBlob(registry: string, repo: string, digest: string, size: num
       req.end(source);
       return;
     }
+    // tar's output into the request; a failure on either side ends both (no tar left blocked on
+    // a full pipe, no half-sent upload left open)
     const tar = execa('tar', ['-xOf', source.archive, source.path], { buffer: false });
-    tar.stdout.pipe(req);
-    tar.catch(reject);
+    pipeline(tar.stdout, req).catch((e: unknown) => {
+      tar.kill();
+      reject(e instanceof Error ? e : new Error(String(e)));
+    });
+    tar.catch((e: unknown) => {
+      req.destroy(e instanceof Error ? e : new Error(String(e)));
+      reject(e instanceof Error ? e : new Error(String(e)));
+    });
   });
+  await answer;
 }
 
 /** Uploads the image and tags it; resolves to the manifest's digest (what a pin by digest names). */

@@ -55,7 +55,7 @@ describe('reach: the printed URLs answer from this machine', () => {
   it('reports the URLs that never answer by the deadline, with what each last said', async () => {
     const failing = await answering([503]);
     const [closed] = (await freePorts(1)) as [number];
-    const r = await waitForReach([check(failing.url), check(`http://127.0.0.1:${closed}/healthz`, 'kumoHttp')], { timeoutSeconds: 0.3, intervalMs: 20 });
+    const r = await waitForReach([check(failing.url), check(`http://127.0.0.1:${closed}/healthz`, 'kumoHttp')], { timeoutSeconds: 1.5, intervalMs: 20 });
     expect(r.answered).toEqual([]);
     const last = Object.fromEntries(r.silent.map((s) => [s.check.key, s.last]));
     expect(last.sinkHttp).toBe('HTTP 503');
