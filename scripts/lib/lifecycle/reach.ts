@@ -5,7 +5,8 @@
 // Docker engine restart; docs/testing-kind.md).
 import { setTimeout as pause } from 'node:timers/promises';
 import { send, type FetchLike } from '../clients/http.js';
-import { PORTS, profileRunsMailman, type PortKey, type Settings } from '../config/settings.js';
+import type { PortKey, Settings } from '../config/settings.js';
+import { endpoints } from './summary.js';
 
 export interface ReachCheck {
   key: PortKey;
@@ -25,11 +26,11 @@ const HEALTH_PATH: Partial<Record<PortKey, string>> = {
   mailmanWeb: '/postorius/lists/',
 };
 
+/** The summary's HTTP endpoints of the profile (summary.ts), each on its health path. */
 export function reachChecks(settings: Pick<Settings, 'host' | 'ports' | 'profile'>): ReachCheck[] {
-  const mailman: readonly PortKey[] = ['mailmanRest', 'mailmanWeb'];
-  return (Object.keys(HEALTH_PATH) as PortKey[])
-    .filter((k) => profileRunsMailman(settings.profile) || !mailman.includes(k))
-    .map((k) => ({ key: k, what: PORTS[k].what, url: `http://${settings.host}:${settings.ports[k]}${HEALTH_PATH[k]}` }));
+  return endpoints(settings)
+    .filter((e) => HEALTH_PATH[e.key] !== undefined)
+    .map((e) => ({ key: e.key, what: e.what, url: `http://${settings.host}:${settings.ports[e.key]}${HEALTH_PATH[e.key]}` }));
 }
 
 /** A status below 500 came from the workload; 5xx is a workload not ready yet (kumod's 503 while starting). */
